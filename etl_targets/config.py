@@ -1,0 +1,102 @@
+"""The one place that reads configuration.
+
+Roots come from ``luigi.cfg`` section ``[etl_targets]`` (optionally overlaid
+by an environment section such as ``[etl_targets.prod]``) and are overridden
+by the ``ETL_LANDING_ROOT`` / ``ETL_LAKE_ROOT`` environment variables, as the
+data contract says. Everything else receives a :class:`Settings` value.
+"""
+
+import dataclasses
+import os
+from typing import Mapping, Optional
+
+from etl_targets.errors import ConfigError
+
+SECTION = "etl_targets"
+
+#: setting name -> environment variable that wins over luigi.cfg
+ENVIRONMENT_OVERRIDES = {
+    "landing_root": "ETL_LANDING_ROOT",
+    "lake_root": "ETL_LAKE_ROOT",
+    "log_dir": "ETL_LOG_DIR",
+}
+
+DEFAULTS = {"log_dir": "logs"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where a run reads and writes.
+
+    Attributes:
+        landing_root: fsspec URL of the ERP drop area (read only).
+        lake_root: fsspec URL of the lake (bronze/silver/gold/_ops).
+        log_dir: local folder for per-run log files.
+        env: the configuration set chosen with ``--env``, or None.
+    """
+
+    landing_root: str
+    lake_root: str
+    log_dir: str = DEFAULTS["log_dir"]
+    env: Optional[str] = None
+
+
+def _luigi_config():
+    # Imported here so that modules below config never pay for luigi.
+    import luigi.configuration
+
+    return luigi.configuration.get_config()
+
+
+def load_settings(env: Optional[str] = None, environ: Mapping[str, str] = os.environ,
+                  config=None) -> Settings:
+    """Resolves the roots for one run.
+
+    Precedence: environment variable > ``[etl_targets.<env>]`` >
+    ``[etl_targets]`` > built-in default. With ``env`` given, an environment
+    variable that contradicts the env section is refused rather than obeyed,
+    so a dev run can never write to the prod lake because someone left
+    ``ETL_LAKE_ROOT`` exported.
+
+    Args:
+        env: configuration set name (``dev``, ``prod``...), or None.
+        environ: the process environment (injected by tests).
+        config: a ConfigParser-like object; defaults to luigi's.
+
+    Raises:
+        ConfigError: unknown env, missing root, or a contradicting override.
+    """
+    config = _luigi_config() if config is None else config
+    env_section = f"{SECTION}.{env}" if env else None
+    if env_section and not config.has_section(env_section):
+        raise ConfigError(f"unknown --env {env!r}: luigi.cfg has no [{env_section}] section")
+    values = {}
+    for key in ("landing_root", "lake_root", "log_dir"):
+        value = _option(config, SECTION, key)
+        env_value = _option(config, env_section, key) if env_section else None
+        if env_value is not None:
+            value = env_value
+        override = environ.get(ENVIRONMENT_OVERRIDES[key])
+        if override:
+            if env_value is not None and override != env_value:
+                raise ConfigError(
+                    f"{ENVIRONMENT_OVERRIDES[key]} is set and contradicts {key} of "
+                    f"[{env_section}]; unset it or drop --env")
+            value = override
+        if value is None:
+            value = DEFAULTS.get(key)
+        if not value:
+            raise ConfigError(
+                f"{key} is not configured: set it in luigi.cfg [{SECTION}] "
+                f"or export {ENVIRONMENT_OVERRIDES[key]}")
+        values[key] = value
+    return Settings(env=env, **values)
+
+
+def _option(config, section: Optional[str], key: str) -> Optional[str]:
+    if section is None or not config.has_section(section):
+        return None
+    if not config.has_option(section, key):
+        return None
+    value = config.get(section, key)
+    return value.strip() or None

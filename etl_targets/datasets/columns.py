@@ -1,0 +1,190 @@
+"""Column types of landing files: what a field must look like, and its parse.
+
+Each type is a frozen declaration with one vectorised ``parse`` method: it
+takes the trimmed, non-empty text of a column (pyarrow strings) and returns
+the typed values plus the rows that break a rule, each with the rule's
+name. Whole columns are parsed at once with ``pyarrow.compute``, never row by
+row, and money never passes through a float.
+"""
+
+import dataclasses
+import decimal
+from typing import List, Optional, Tuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: (rows that break the rule, the rule's name)
+Problem = Tuple[pa.Array, str]
+
+_INTEGER = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)$"
+_DECIMAL = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"
+
+
+def _matches(text: pa.Array, pattern: str) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(text, pattern), False)
+
+
+def _where(mask: pa.Array, values: pa.Array, fallback) -> pa.Array:
+    """``values`` where mask holds, ``fallback`` elsewhere (keeps casts safe)."""
+    return pc.if_else(mask, values, pa.scalar(fallback, values.type))
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """Free text, kept as given after trimming."""
+
+    arrow_type = pa.string()
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        return text, []
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer:
+    """A whole number, optionally with thousands separators (``1,200``).
+
+    Attributes:
+        bits: 32 or 64, the silver integer width.
+        minimum: the smallest allowed value, or None.
+    """
+
+    bits: int = 64
+    minimum: Optional[int] = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return pa.int32() if self.bits == 32 else pa.int64()
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        digits = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^\+", "")
+        fits = pc.less_equal(pc.utf8_length(pc.utf8_ltrim(digits, characters="-")), 18)
+        ok = pc.and_(_matches(text, _INTEGER), fits)
+        wide = pc.cast(_where(ok, digits, "0"), pa.int64())
+        if self.bits < 64:  # 18 digits always fit int64
+            limit = pa.scalar(2 ** (self.bits - 1), pa.int64())
+            ok = pc.and_(ok, pc.and_(pc.greater_equal(wide, pc.negate(limit)), pc.less(wide, limit)))
+        problems = [(pc.invert(ok), "not a whole number")]
+        if self.minimum is not None:
+            below = pc.and_(ok, pc.less(wide, self.minimum))
+            rule = "must be > 0" if self.minimum == 1 else f"must be >= {self.minimum}"
+            problems.append((below, rule))
+        values = pc.cast(_where(ok, wide, 0), self.arrow_type)
+        return values, problems
+
+
+@dataclasses.dataclass(frozen=True)
+class Money:
+    """An exact decimal amount, e.g. ``19.99`` or ``"1,234.50"``.
+
+    A value with more decimal places than ``scale`` is refused unless the
+    extra digits are zeros (``19.990`` is exactly 19.99; ``19.999`` is not
+    representable and is rejected rather than rounded).
+
+    Attributes:
+        precision: total digits of the silver decimal128.
+        scale: digits after the point.
+        minimum: the smallest allowed value, or None.
+    """
+
+    precision: int = 18
+    scale: int = 2
+    minimum: Optional[int] = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return pa.decimal128(self.precision, self.scale)
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        plain = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^\+", "")
+        integer_part = pc.replace_substring_regex(plain, r"\..*$", "")
+        whole = pc.utf8_length(pc.utf8_ltrim(integer_part, characters="-0"))
+        well_formed = _matches(text, _DECIMAL)
+        exact = _matches(plain, r"^[^.]*$|\.\d{0,%d}0*$" % self.scale)
+        fits = pc.less_equal(whole, self.precision - self.scale)
+        ok = pc.and_(pc.and_(well_formed, exact), fits)
+        problems = [
+            (pc.invert(well_formed), "not a decimal number"),
+            (pc.and_(well_formed, pc.invert(exact)), f"more than {self.scale} decimal places"),
+            (pc.and_(pc.and_(well_formed, exact), pc.invert(fits)), "too large"),
+        ]
+        values = pc.cast(_where(ok, plain, "0"), self.arrow_type)
+        if self.minimum is not None:
+            below = pc.and_(ok, pc.less(values, pa.scalar(decimal.Decimal(self.minimum), self.arrow_type)))
+            problems.append((below, f"must be >= {self.minimum}"))
+        return values, problems
+
+
+@dataclasses.dataclass(frozen=True)
+class Date:
+    """A calendar date written ``MM/DD/YYYY`` (one-digit month/day accepted).
+
+    The date must exist: ``02/30/2026`` is rejected, not rolled into March.
+    """
+
+    arrow_type = pa.date32()
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        pattern = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
+        shaped = _matches(text, pattern)
+        stamp = pc.strptime(_where(shaped, text, "01/01/1970"), format="%m/%d/%Y",
+                            unit="s", error_is_null=True)
+        parts = pc.extract_regex(_where(shaped, text, "1/1/1970"), pattern)
+        month = pc.cast(pc.struct_field(parts, "m"), pa.int64())
+        day = pc.cast(pc.struct_field(parts, "d"), pa.int64())
+        real = pc.and_(pc.equal(pc.month(stamp), month), pc.equal(pc.day(stamp), day))
+        ok = pc.fill_null(pc.and_(shaped, real), False)
+        values = pc.cast(_where(ok, stamp, 0), pa.date32())
+        return values, [(pc.invert(ok), "not a real MM/DD/YYYY date")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Timestamp:
+    """A timestamp written ``YYYY-MM-DD HH:MM:SS``, kept to the second.
+
+    Stored as ``timestamp[ms]`` because that is what Parquet holds; the
+    round trip through ``strftime`` rejects impossible dates and times.
+    """
+
+    arrow_type = pa.timestamp("ms")
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        shape = "%Y-%m-%d %H:%M:%S"
+        shaped = _matches(text, r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+        stamp = pc.strptime(_where(shaped, text, "1970-01-01 00:00:00"), format=shape,
+                            unit="s", error_is_null=True)
+        same = pc.equal(pc.strftime(stamp, format=shape), text)
+        ok = pc.fill_null(pc.and_(shaped, same), False)
+        values = pc.cast(_where(ok, stamp, 0), self.arrow_type)
+        return values, [(pc.invert(ok), "not a YYYY-MM-DD HH:MM:SS timestamp")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One of a fixed set of canonical values, matched case-insensitively.
+
+    Attributes:
+        values: the canonical spellings, e.g. ``("North", "South")``.
+    """
+
+    values: Tuple[str, ...]
+    arrow_type = pa.string()
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        folded = pa.array([value.casefold() for value in self.values])
+        index = pc.index_in(pc.utf8_lower(text), value_set=folded)
+        values = pc.take(pa.array(self.values), index)
+        missing = pc.is_null(index)
+        return values, [(missing, "not one of " + "/".join(self.values))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Letters:
+    """A code of exactly ``length`` ASCII letters, stored upper-case."""
+
+    length: int = 3
+    arrow_type = pa.string()
+
+    def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
+        ok = _matches(text, r"^[A-Za-z]{%d}$" % self.length)
+        return pc.utf8_upper(text), [(pc.invert(ok), f"not {self.length} letters")]

@@ -1,0 +1,184 @@
+"""Landing CSV -> silver and rejects: the contract's row rules, vectorised.
+
+Pure functions of a dataset declaration and a byte stream. The file is read
+in blocks; each block is validated and typed at once with pyarrow.compute,
+so peak memory is the typed day plus one block of text, not the whole file
+as strings.
+"""
+
+import dataclasses
+import logging
+from typing import BinaryIO, Dict, List, Sequence, Tuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_targets.datasets.base import Dataset
+from etl_targets.errors import ContractError
+from etl_targets.formats import csv_batches, read_csv_header
+
+log = logging.getLogger(__name__)
+
+ROW = "__row__"
+
+
+@dataclasses.dataclass
+class SilverResult:
+    """What one landing file becomes.
+
+    Attributes:
+        silver: valid, typed, deduplicated rows (the dataset's silver schema).
+        rejects: rejected rows as text with source, row number and reason.
+        landed_rows: data records read (valid + rejected, before dedup).
+        extra_columns: unknown header names that were dropped.
+    """
+
+    silver: pa.Table
+    rejects: pa.Table
+    landed_rows: int
+    extra_columns: List[str]
+
+
+def match_header(dataset: Dataset, names: Sequence[str], source: str) -> Tuple[Dict[str, int], List[str]]:
+    """Maps each contract column to its position in the file's header.
+
+    Headers match after trimming and case-folding, in any order.
+
+    Returns:
+        (silver name -> position, unknown header names).
+
+    Raises:
+        ContractError: a contract column is missing or appears twice.
+    """
+    wanted = {c.header.strip().casefold(): c.name for c in dataset.columns}
+    positions: Dict[str, int] = {}
+    extras: List[str] = []
+    for index, raw in enumerate(names):
+        name = wanted.get(raw.strip().casefold())
+        if name is None:
+            extras.append(raw.strip())
+        elif name in positions:
+            raise ContractError(source, f"header has column {raw.strip()!r} twice")
+        else:
+            positions[name] = index
+    missing = [c.header for c in dataset.columns if c.name not in positions]
+    if missing:
+        raise ContractError(source, "header lacks required column(s): " + ", ".join(missing))
+    return positions, extras
+
+
+def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult:
+    """Parses, validates, rejects and deduplicates one landing file.
+
+    Args:
+        dataset: the declaration.
+        handle: binary stream of the landing file (local or S3).
+        source: the file name, recorded in rejects and error messages.
+
+    Raises:
+        ContractError: a file-level problem (rule 4).
+    """
+    names = read_csv_header(handle, source)
+    positions, extras = match_header(dataset, names, source)
+    if extras:
+        log.warning("%s: dropping unknown column(s) %s", source, ", ".join(extras))
+    order = [positions[c.name] for c in dataset.columns]
+    valid: List[pa.Table] = []
+    rejected: List[pa.Table] = []
+    landed = 0
+    for batch in csv_batches(handle, len(names), sorted(order), source):
+        raw = [batch.column(f"f{i}") for i in order]
+        good, bad = clean_batch(dataset, raw, landed + 1, source)
+        landed += batch.num_rows
+        valid.append(good)
+        rejected.append(bad)
+    silver = pa.concat_tables(valid) if valid else _empty(dataset.silver_schema, ROW)
+    rejects = (pa.concat_tables(rejected) if rejected
+               else dataset.rejects_schema.empty_table())
+    return SilverResult(deduplicate(dataset, silver), rejects, landed, extras)
+
+
+def _empty(schema: pa.Schema, row_column: str) -> pa.Table:
+    return schema.append(pa.field(row_column, pa.int64())).empty_table()
+
+
+def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
+                source: str) -> Tuple[pa.Table, pa.Table]:
+    """Validates and types one block of records.
+
+    Args:
+        dataset: the declaration.
+        raw: text of each contract column, in ``dataset.columns`` order.
+        first_row: 1-based data row number of the block's first record.
+        source: file name for the rejects table.
+
+    Returns:
+        (valid rows typed, with their row number in ``__row__``; rejects).
+    """
+    count = len(raw[0]) if raw else 0
+    reasons = pa.nulls(count, pa.string())
+    values = []
+    for column, text in zip(dataset.columns, raw):
+        trimmed = pc.utf8_trim_whitespace(text)
+        empty = pc.equal(trimmed, "")
+        typed, problems = column.type.parse(trimmed)
+        if column.required:
+            problems = [(empty, "required")] + [(pc.and_not(m, empty), r) for m, r in problems]
+        else:
+            problems = [(pc.and_not(m, empty), r) for m, r in problems]
+        for mask, rule in problems:
+            reasons = _add_reason(reasons, mask, f"{column.header}: {rule}")
+        values.append(pc.if_else(empty, pa.scalar(None, typed.type), typed))
+    bad = pc.is_valid(reasons)
+    good = pc.invert(bad)
+    rows = pa.array(range(first_row, first_row + count), pa.int64())
+    table = pa.table(values + [rows], names=[c.name for c in dataset.columns] + [ROW])
+    table = _add_derived(dataset, table.filter(good))
+    rejects = pa.table(
+        list(raw) + [pa.array([source] * count, pa.string()), rows, reasons],
+        schema=dataset.rejects_schema).filter(bad)
+    return table, rejects
+
+
+def _add_reason(reasons: pa.Array, mask: pa.Array, rule: str) -> pa.Array:
+    mask = pc.fill_null(mask, False)
+    joined = pc.binary_join_element_wise(reasons, pa.scalar(rule), "; ",
+                                         null_handling="skip")
+    return pc.if_else(mask, joined, reasons)
+
+
+def _add_derived(dataset: Dataset, table: pa.Table) -> pa.Table:
+    for derived in dataset.derived:
+        left = table.column(derived.left)
+        if pa.types.is_integer(left.type):
+            left = pc.cast(left, pa.decimal128(19, 0))
+        product = pc.multiply_checked(left, table.column(derived.right))
+        table = table.append_column(pa.field(derived.name, derived.type),
+                                    pc.cast(product, derived.type))
+    return _move_last(table, ROW)
+
+
+def _move_last(table: pa.Table, name: str) -> pa.Table:
+    names = [n for n in table.column_names if n != name] + [name]
+    return table.select(names)
+
+
+def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW) -> pa.Table:
+    """Keeps one row per dedup key: greatest ``latest_by``, then greatest tie-breaker.
+
+    Sorting by key, latest_by and tie-breaker puts each key's winner last in
+    its run; a row wins when the next row has a different key. The result is
+    sorted by the key and the helper column is dropped.
+    """
+    keys = list(dataset.dedup_keys)
+    ordering = [(k, "ascending") for k in keys + [dataset.latest_by, tie_breaker]]
+    ordered = table.sort_by(ordering)
+    count = ordered.num_rows
+    if count == 0:
+        return ordered.drop_columns([tie_breaker])
+    changes = pa.array([False] * (count - 1))
+    for key in keys:
+        column = ordered.column(key).combine_chunks()
+        changes = pc.or_(changes, pc.not_equal(column.slice(0, count - 1), column.slice(1)))
+    winners = pa.concat_arrays([changes, pa.array([True])])
+    return ordered.filter(winners).drop_columns([tie_breaker])

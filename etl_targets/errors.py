@@ -1,0 +1,42 @@
+"""The project's small exception tree.
+
+Every failure a user can cause or meet (bad input, missing files, storage
+trouble, wrong configuration) is one of these, so the CLI can map it to an
+exit code and a one-line message while the traceback goes to the log file.
+Foreign errors (fsspec, pyarrow, botocore) are wrapped where they happen with
+``raise X from exc`` so the cause survives for the log.
+"""
+
+
+class EtlError(Exception):
+    """Base of every error etl_targets raises on purpose."""
+
+
+class ConfigError(EtlError):
+    """Configuration is missing, contradictory or malformed."""
+
+
+class StorageError(EtlError):
+    """A storage operation failed for a reason other than "not found".
+
+    Raised instead of answering "absent", so that an expired credential or a
+    permission problem never makes the graph rebuild and overwrite data.
+    """
+
+
+class ContractError(EtlError):
+    """A landing file breaks the data contract at file level (rule 4).
+
+    Args:
+        source: the file's name or URL, always part of the message.
+        problem: what is wrong, in a few words.
+    """
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+class MissingInputError(EtlError):
+    """An expected landing file is not there."""

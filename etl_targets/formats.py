@@ -1,0 +1,113 @@
+"""File formats: Parquet bytes and landing CSV streams, via pyarrow.
+
+Sits between storage (bytes and file objects) and datasets (tables): it
+turns one into the other and translates pyarrow's errors about a landing
+file into :class:`ContractError` naming the file.
+"""
+
+import csv
+import io
+from typing import BinaryIO, Iterator, List, Optional, Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from etl_targets.errors import ContractError
+
+BOM = b"\xef\xbb\xbf"
+HEADER_SCAN_LIMIT = 1 << 20
+#: pyarrow CSV block size: large enough to be fast, small enough that one
+#: block of text columns stays a small fraction of a day's typed table.
+CSV_BLOCK_SIZE = 8 << 20
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    """Serialises a table as one Parquet file in memory."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def from_parquet_bytes(data: bytes, columns: Optional[Sequence[str]] = None) -> pa.Table:
+    """Reads a Parquet file held in memory, decoding only ``columns``."""
+    return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
+
+
+def parquet_num_rows(data: bytes) -> int:
+    """Row count from the Parquet footer, without decoding any column."""
+    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+
+
+def read_csv_header(handle: BinaryIO, source: str) -> List[str]:
+    """Reads the header row and leaves ``handle`` just after it.
+
+    Blank lines before the header are skipped and a UTF-8 byte-order mark is
+    dropped. Reading the header ourselves lets pyarrow parse the body with
+    positional names, so header matching (trim, case-fold, any order) stays
+    in the dataset layer.
+
+    Raises:
+        ContractError: no header, or a header that is not valid UTF-8.
+    """
+    start = handle.tell()
+    data = handle.read(HEADER_SCAN_LIMIT)
+    skip = len(BOM) if data.startswith(BOM) else 0
+    position = skip
+    while True:
+        newline = data.find(b"\n", position)
+        end = len(data) if newline < 0 else newline + 1
+        line = data[position:end]
+        if line.strip():
+            break
+        if newline < 0:
+            raise ContractError(source, "has no header row (the file is empty)")
+        position = end
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ContractError(source, "is not valid UTF-8 (in the header row)") from None
+    handle.seek(start + end)
+    return next(csv.reader(io.StringIO(text)))
+
+
+def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
+                check_utf8: bool = True) -> Iterator[pa.RecordBatch]:
+    """Streams the CSV body (after the header) as batches of raw text.
+
+    Args:
+        handle: positioned just after the header row.
+        width: number of fields in the header; every record must have it.
+        keep: positions of the fields to materialise (columns ``f<i>``).
+        source: file name for error messages.
+        check_utf8: False only to count records of a file whatever its bytes.
+
+    Raises:
+        ContractError: malformed CSV or invalid UTF-8, naming the file.
+    """
+    names = [f"f{i}" for i in range(width)]
+    kept = [names[i] for i in keep]
+    value_type = pa.string() if check_utf8 else pa.binary()
+    try:
+        reader = pacsv.open_csv(
+            handle,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_SIZE),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: value_type for name in kept}, include_columns=kept,
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+                check_utf8=check_utf8),
+        )
+        for batch in reader:
+            yield batch
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return  # a header and no records: a valid day with zero rows
+        raise ContractError(source, _csv_problem(exc)) from exc
+
+
+def _csv_problem(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "UTF8" in text or "UTF-8" in text:
+        return "is not valid UTF-8"
+    return f"is not well-formed CSV: {text[:200]}"

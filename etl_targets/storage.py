@@ -1,0 +1,187 @@
+"""Every byte of I/O, over fsspec, the backend chosen only by the URL.
+
+A local folder, ``file://`` and ``s3://`` go through the same functions. The
+module is deliberately strict where fsspec is lenient:
+
+* :func:`exists` answers False only for "not found"; any other failure
+  (permission, expired credential, network) raises :class:`StorageError`,
+  because in a make-like graph "absent" means "rebuild and overwrite".
+* :func:`atomic_writer` publishes only on success. fsspec file objects commit
+  on ``close()`` even when the ``with`` block raised, which would leave a
+  partial file that later counts as complete; here a local write goes to a
+  dot-named temporary file in the same folder and is renamed, and an object
+  store write is one upload that only appears when complete.
+
+It knows nothing of pandas, pyarrow, datasets or luigi.
+"""
+
+import contextlib
+import os
+import posixpath
+import re
+import tempfile
+import uuid
+from typing import BinaryIO, Iterator, Set, Tuple
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from etl_targets.errors import StorageError
+
+#: Options passed to every filesystem: listings must never be served from a
+#: process-wide cache, or a file written by another machine would look absent.
+FILESYSTEM_OPTIONS = {"use_listings_cache": False}
+
+
+def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
+    """Opens the filesystem behind ``url`` and returns it with the bare path.
+
+    Credentials and endpoints are never passed here: s3fs takes them from
+    the standard AWS environment (``AWS_ENDPOINT_URL``, profiles, roles).
+    """
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **FILESYSTEM_OPTIONS)
+    except (ImportError, ValueError) as exc:
+        raise StorageError(f"cannot open {redact(url)}: {exc}") from exc
+    return fs, path.rstrip("/") or path
+
+
+def join(root: str, *parts: str) -> str:
+    """Joins path parts with ``/`` whatever the operating system."""
+    return posixpath.join(root, *parts)
+
+
+def location(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """A URL for humans and manifests: protocol included, credentials never."""
+    if is_local(fs):
+        return path
+    return redact(fs.unstrip_protocol(path))
+
+
+def redact(url: str) -> str:
+    """Removes ``user:secret@`` from a URL before it is printed or stored."""
+    return re.sub(r"(?<=://)[^/@]+@", "", url)
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """True for the local disk, where a same-folder rename is atomic."""
+    return isinstance(fs, LocalFileSystem)
+
+
+def exists(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    """Strict existence: False only when the path is not found.
+
+    Raises:
+        StorageError: for any failure other than "not found".
+    """
+    try:
+        fs.info(path)
+    except FileNotFoundError:
+        return False
+    except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
+        raise StorageError(f"cannot check {location(fs, path)}: {_reason(exc)}") from exc
+    return True
+
+
+def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
+    """Every file below ``prefix``, recursively, with one listing.
+
+    On S3 this is one paginated ``ListObjectsV2`` (one request per thousand
+    keys) instead of one ``HEAD`` per file. A missing prefix is an empty set;
+    any other failure raises.
+
+    Raises:
+        StorageError: when the listing fails for a reason other than absence.
+    """
+    try:
+        if is_local(fs):
+            if not fs.isdir(prefix):
+                return set()
+            return set(fs.find(prefix, on_error="raise"))
+        return set(fs.find(prefix))
+    except FileNotFoundError:
+        return set()
+    except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
+        raise StorageError(f"cannot list {location(fs, prefix)}: {_reason(exc)}") from exc
+
+
+def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
+    """The whole file, in one GET on object stores."""
+    try:
+        return fs.cat_file(path)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(f"cannot read {location(fs, path)}: {_reason(exc)}") from exc
+
+
+def open_input(fs: fsspec.AbstractFileSystem, path: str) -> BinaryIO:
+    """A binary, seekable reader for streaming large files."""
+    try:
+        return fs.open(path, "rb")
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(f"cannot open {location(fs, path)}: {_reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def atomic_writer(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryIO]:
+    """Yields a binary file whose content is published at ``path`` only on success.
+
+    Local: a temporary ``.<name>.<random>.tmp`` beside the target, flushed,
+    fsynced and renamed over it. Elsewhere: a local temporary file uploaded
+    in one ``put_file`` (a single object PUT, or a multipart upload that only
+    becomes visible when completed). If the block raises, nothing is
+    published and the temporary file is removed.
+    """
+    if is_local(fs):
+        with _local_atomic(fs, path) as handle:
+            yield handle
+        return
+    with tempfile.NamedTemporaryFile(prefix=".etl-", suffix=".tmp") as handle:
+        yield handle
+        handle.flush()
+        try:
+            fs.put_file(handle.name, path)
+        except Exception as exc:  # noqa: BLE001
+            raise StorageError(f"cannot write {location(fs, path)}: {_reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def _local_atomic(fs: LocalFileSystem, path: str) -> Iterator[BinaryIO]:
+    folder, name = posixpath.split(path)
+    fs.makedirs(folder, exist_ok=True)
+    temporary = posixpath.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with fs.open(temporary, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        fs.mv(temporary, path)  # a rename within one folder: atomic on POSIX
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(temporary)
+        raise
+
+
+def write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Publishes ``data`` at ``path`` atomically."""
+    with atomic_writer(fs, path) as handle:
+        handle.write(data)
+
+
+def remove(fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """Removes a file or folder tree; absent is fine."""
+    try:
+        fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(f"cannot remove {location(fs, path)}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """One line about a foreign error, without anything that looks secret."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return redact(text)[:300]

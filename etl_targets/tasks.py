@@ -1,0 +1,230 @@
+"""The luigi graph, derived from dataset declarations.
+
+For every registered dataset ``X`` (code ``SO``...) this module creates:
+
+* ``LandingX``: external, the ERP file (or the ``--input`` override);
+* ``BronzeX``: byte-for-byte copy plus ``_manifest.json``;
+* ``SilverX``: parse, validate, reject, dedup -> silver + rejects;
+* ``GoldX`` / ``GoldXMTD``: one task per gold table of the declaration.
+
+The classes are made by :func:`make_tasks` from the declaration, so adding a
+dataset never means writing task classes. All share ``date`` and carry the
+roots and the input override as insignificant parameters, passed down with
+luigi's ``Task.clone`` so one build sees one configuration.
+"""
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+from typing import Dict, List, Type
+
+import luigi
+
+from etl_targets import config, layout
+from etl_targets.dates import month_to_date
+from etl_targets.datasets import DATASETS
+from etl_targets.datasets.base import DAY, Dataset, GoldTable
+from etl_targets.datasets.gold import aggregate, needed_columns
+from etl_targets.datasets.gold import month_to_date as aggregate_month_to_date
+from etl_targets.datasets.silver import read_silver
+from etl_targets.formats import csv_batches, read_csv_header
+from etl_targets.errors import ContractError
+from etl_targets.session import LakeSession, activate, current
+from etl_targets.targets import LakeTarget, ParquetTarget
+
+log = logging.getLogger("luigi-interface")
+
+
+class DatedTask(luigi.Task):
+    """Shared parameters and the listing-based ``bulk_complete``."""
+
+    dataset: Dataset = None  # set by make_tasks
+    date = luigi.DateParameter(description="business date")
+    lake_root = luigi.Parameter(default="", significant=False,
+                                description="lake URL; empty: luigi.cfg / ETL_LAKE_ROOT")
+    landing_root = luigi.Parameter(default="", significant=False,
+                                   description="landing URL; empty: luigi.cfg / ETL_LANDING_ROOT")
+    source = luigi.Parameter(default="", significant=False,
+                             description="override of this date's landing file (--input)")
+
+    @property
+    def lake(self) -> str:
+        return self.lake_root or config.load_settings().lake_root
+
+    @property
+    def landing(self) -> str:
+        return self.landing_root or config.load_settings().landing_root
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples):
+        """The dates whose outputs exist, from one listing per output prefix.
+
+        Used by luigi's range tools (``RangeDaily``). ``cls`` may be a
+        ``functools.partial`` of the class, as the range tools pass it.
+        """
+        tasks = [cls(date=value) for value in parameter_tuples]
+        with _listing_session():
+            return [task.date for task in tasks if task.complete()]
+
+    def report(self, message: str, percent: int) -> None:
+        """Progress for the scheduler's web view and the log."""
+        self.set_status_message(message)
+        self.set_progress_percentage(percent)
+        log.info("%s: %s", self.task_id, message)
+
+
+def _listing_session():
+    active = current()
+    return activate(active) if active is not None else activate(LakeSession())
+
+
+class LandingTask(DatedTask, luigi.ExternalTask):
+    """The ERP's file for one date; only ever read."""
+
+    def output(self) -> LakeTarget:
+        if self.source:
+            return LakeTarget(self.source)
+        return LakeTarget(layout.landing_file(self.landing, self.dataset, self.date),
+                          layout.landing_folder(self.landing, self.dataset))
+
+
+class BronzeTask(DatedTask):
+    """Lands the file raw: the same bytes, plus a manifest written last."""
+
+    def output(self) -> Dict[str, LakeTarget]:
+        prefix = layout.stage_folder(self.lake, "bronze", self.dataset.folder)
+        return {
+            "file": LakeTarget(layout.bronze_file(self.lake, self.dataset, self.date), prefix),
+            "manifest": LakeTarget(layout.bronze_manifest(self.lake, self.dataset, self.date),
+                                   prefix),
+        }
+
+    def run(self) -> None:
+        source = self.input()
+        data = source.read_bytes()
+        rows = count_records(data, self.dataset.landing_name(self.date))
+        outputs = self.output()
+        outputs["file"].write_bytes(data)
+        manifest = {
+            "dataset": self.dataset.folder,
+            "date": self.date.isoformat(),
+            "source_name": self.dataset.landing_name(self.date),
+            "source_path": source.location,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "rows": rows,
+            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        outputs["manifest"].write_bytes(json.dumps(manifest, indent=2).encode() + b"\n")
+        self.report(f"landed {rows} rows, {len(data)} bytes", 100)
+
+
+def count_records(data: bytes, source: str):
+    """Data records in a landing file, or None when it cannot be parsed.
+
+    Bronze lands whatever arrived; judging the file is silver's job, so a
+    malformed file still lands, with ``rows: null`` in its manifest.
+    """
+    handle = io.BytesIO(data)
+    try:
+        width = len(read_csv_header(handle, source))
+        return sum(b.num_rows for b in csv_batches(handle, width, [0], source, check_utf8=False))
+    except ContractError:
+        return None
+
+
+class SilverTask(DatedTask):
+    """Typed, validated, deduplicated rows, and the rejects beside them."""
+
+    def requires(self):
+        return self.clone(self.bronze_task)
+
+    def output(self) -> Dict[str, ParquetTarget]:
+        folder, rejects = self.dataset.folder, self.dataset.rejects_folder
+        return {
+            "rejects": ParquetTarget(layout.parquet_file(self.lake, "silver", rejects, self.date),
+                                     layout.stage_folder(self.lake, "silver", rejects)),
+            "silver": ParquetTarget(layout.parquet_file(self.lake, "silver", folder, self.date),
+                                    layout.stage_folder(self.lake, "silver", folder)),
+        }
+
+    def run(self) -> None:
+        name = self.dataset.landing_name(self.date)
+        with self.input()["file"].open_binary() as handle:
+            result = read_silver(self.dataset, handle, name)
+        outputs = self.output()
+        outputs["rejects"].write(result.rejects)
+        outputs["silver"].write(result.silver)  # last: the completion signal
+        self.report(f"{result.landed_rows} rows read, {result.rejects.num_rows} rejected, "
+                    f"{result.silver.num_rows} in silver", 100)
+
+
+class GoldTask(DatedTask):
+    """One gold table for one date, a pure function of silver."""
+
+    table: GoldTable = None  # set by make_tasks
+
+    def requires(self):
+        if self.table.window == DAY:
+            return self.clone(self.silver_task)
+        return [self.clone(self.silver_task, date=day, source=self.source if day == self.date else "")
+                for day in month_to_date(self.date)]
+
+    def output(self) -> ParquetTarget:
+        return ParquetTarget(layout.parquet_file(self.lake, "gold", self.table.name, self.date),
+                             layout.stage_folder(self.lake, "gold", self.table.name))
+
+    def run(self) -> None:
+        columns = needed_columns(self.dataset, self.table)
+        if self.table.window == DAY:
+            result = aggregate(self.dataset, self.table, self.input()["silver"].read(columns))
+        else:
+            days = []
+            for index, (day, inputs) in enumerate(zip(month_to_date(self.date), self.input())):
+                days.append((day, inputs["silver"].read(columns)))
+                self.set_progress_percentage(int(90 * (index + 1) / len(self.input())))
+            result = aggregate_month_to_date(self.dataset, self.table, days)
+        self.output().write(result)
+        self.report(f"{result.num_rows} rows in {self.table.name}", 100)
+
+
+def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
+    """Creates and registers the task classes of one dataset.
+
+    Returns:
+        class name -> class, e.g. ``{"LandingSO": ..., "GoldSOMTD": ...}``.
+    """
+    code = dataset.code
+    doc = f"{{}} of the {code} dataset (generated from its declaration)."
+
+    def define(name, base, **attributes):
+        attributes.update(dataset=dataset, __module__=__name__, __qualname__=name,
+                          __doc__=doc.format(base.__doc__.split(".")[0]))
+        return type(name, (base,), attributes)
+
+    classes = {f"Landing{code}": define(f"Landing{code}", LandingTask)}
+    classes[f"Bronze{code}"] = define(f"Bronze{code}", BronzeTask,
+                                      requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))
+    classes[f"Silver{code}"] = define(f"Silver{code}", SilverTask,
+                                      bronze_task=classes[f"Bronze{code}"])
+    for table in dataset.gold:
+        name = f"Gold{code}{table.task_suffix}"
+        if name in classes:
+            raise ValueError(f"two gold tables of {code} would both be {name}")
+        classes[name] = define(name, GoldTask, table=table,
+                               silver_task=classes[f"Silver{code}"])
+    return classes
+
+
+def gold_tasks(dataset: Dataset) -> List[Type[GoldTask]]:
+    """The gold task classes of a dataset, in declaration order."""
+    return [TASKS[f"Gold{dataset.code}{t.task_suffix}"] for t in dataset.gold]
+
+
+TASKS: Dict[str, Type[DatedTask]] = {}
+for _dataset in DATASETS.values():
+    TASKS.update(make_tasks(_dataset))
+globals().update(TASKS)
+__all__ = sorted(TASKS) + ["TASKS", "gold_tasks", "make_tasks"]
