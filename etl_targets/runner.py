@@ -1,0 +1,136 @@
+"""One luigi build with a lake session: the engine under the CLI.
+
+:func:`build` is ``luigi.build(..., detailed_summary=True)`` plus what the
+CLI needs and stock luigi lacks: a :class:`LakeSession` active for the whole
+build (one listing per stage, absence trusted only while scheduling), a
+worker that reports each finished task (for progress bars), and the
+one-line error of every failed task, fetched from the scheduler so it works
+with any number of worker processes and with ``luigid``.
+"""
+
+import dataclasses
+import json
+from typing import Callable, Dict, List, Optional, Sequence
+
+import luigi
+import luigi.interface
+import luigi.worker
+from luigi.execution_summary import LuigiRunResult
+
+from etl_targets.session import LakeSession, activate
+
+#: (task_id, status) -> None, called in the process that runs luigi.build
+TaskListener = Callable[[str, str], None]
+
+
+class _SessionWorker(luigi.worker.Worker):
+    """A luigi worker that ends the session's scheduling phase and reports statuses."""
+
+    def __init__(self, *args, session: LakeSession, listener: Optional[TaskListener], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._session = session
+        self._listener = listener
+
+    def run(self):
+        # From here on other processes may write: stop trusting "absent".
+        self._session.trust_absence = False
+        return super().run()
+
+    def _add_task(self, *args, **kwargs):
+        super()._add_task(*args, **kwargs)
+        if self._listener is not None:
+            self._listener(kwargs["task_id"], kwargs["status"])
+
+
+class _Factory(luigi.interface._WorkerSchedulerFactory):
+    def __init__(self, session: LakeSession, listener: Optional[TaskListener], keep_alive: bool):
+        self._session = session
+        self._listener = listener
+        self._keep_alive = keep_alive
+
+    def create_worker(self, scheduler, worker_processes, assistant=False):
+        extra = {"keep_alive": True} if self._keep_alive else {}
+        return _SessionWorker(scheduler=scheduler, worker_processes=worker_processes,
+                              assistant=assistant, session=self._session,
+                              listener=self._listener, **extra)
+
+
+@dataclasses.dataclass
+class BuildOutcome:
+    """What one build did.
+
+    Attributes:
+        result: luigi's own detailed summary.
+        ran: task ids this worker ran to DONE in this build.
+        failures: task id -> one-line error of each failed task.
+        missing: task ids of external inputs that were absent.
+        session: the lake session (holds dry-run output).
+    """
+
+    result: LuigiRunResult
+    ran: List[str]
+    failures: Dict[str, str]
+    missing: List[str]
+    session: LakeSession
+
+
+def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
+          scheduler_host: Optional[str] = None, scheduler_port: Optional[int] = None,
+          dry_run: bool = False, listener: Optional[TaskListener] = None,
+          session: Optional[LakeSession] = None) -> BuildOutcome:
+    """Builds ``tasks`` (and whatever upstream is missing).
+
+    Args:
+        tasks: the requested tasks.
+        workers: worker processes on this machine.
+        scheduler_host: a ``luigid`` to share work with other machines;
+            None uses an in-process scheduler. With a central scheduler the
+            worker stays alive while others run tasks it needs.
+        scheduler_port: the ``luigid`` port (luigi.cfg default otherwise).
+        dry_run: run everything in memory; nothing reaches the lake.
+        listener: called with (task_id, status) on every status change.
+        session: a prepared session (tests); a fresh one by default.
+    """
+    session = session or LakeSession(dry_run=dry_run)
+    central = scheduler_host is not None
+    options = {"local_scheduler": not central, "workers": 1 if dry_run else workers}
+    if central:
+        options["scheduler_host"] = scheduler_host
+        if scheduler_port:
+            options["scheduler_port"] = scheduler_port
+    factory = _Factory(session, listener, keep_alive=central)
+    with activate(session):
+        result = luigi.build(list(tasks), worker_scheduler_factory=factory,
+                             detailed_summary=True, **options)
+    return BuildOutcome(result, *_statuses(result), session=session)
+
+
+def _statuses(result: LuigiRunResult):
+    history = result.worker._add_task_history  # what luigi's own summary reads
+    pending = {t.task_id for t, status, _ in history if status == "PENDING"}
+    done = {t.task_id for t, status, _ in history if status == "DONE"}
+    ran = sorted(pending & done)
+    failed = {t.task_id for t, status, _ in history if status == "FAILED"} - done
+    failures = {task_id: _one_line_error(result, task_id) for task_id in sorted(failed)}
+    missing = sorted({t.task_id for t, status, runnable in history
+                      if status == "PENDING" and not runnable and isinstance(t, luigi.ExternalTask)}
+                     - done)
+    return ran, failures, missing
+
+
+def _one_line_error(result: LuigiRunResult, task_id: str) -> str:
+    """The last line of the failed task's traceback, as the scheduler recorded it."""
+    try:
+        explanation = result.worker._scheduler.fetch_error(task_id).get("error") or ""
+    except Exception:  # noqa: BLE001 - the scheduler may be gone; the log has it
+        explanation = ""
+    try:
+        explanation = json.loads(explanation)
+    except (TypeError, ValueError):
+        pass
+    lines = [line.strip() for line in str(explanation).splitlines() if line.strip()]
+    if not lines:
+        return f"{task_id} failed (see the log file)"
+    last = lines[-1]
+    kind, _, message = last.partition(": ")
+    return message if kind.startswith(("etl_targets.errors.", "EtlError")) and message else last
