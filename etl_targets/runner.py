@@ -61,16 +61,16 @@ class BuildOutcome:
 
     Attributes:
         result: luigi's own detailed summary.
-        ran: task ids this worker ran to DONE in this build.
-        failures: task id -> one-line error of each failed task.
-        missing: task ids of external inputs that were absent.
+        ran: tasks this worker saw go from pending to DONE in this build.
+        failures: failed task -> its one-line error.
+        missing: external input tasks that were absent.
         session: the lake session (holds dry-run output).
     """
 
     result: LuigiRunResult
-    ran: List[str]
-    failures: Dict[str, str]
-    missing: List[str]
+    ran: List[luigi.Task]
+    failures: Dict[luigi.Task, str]
+    missing: List[luigi.Task]
     session: LakeSession
 
 
@@ -107,14 +107,15 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
 
 def _statuses(result: LuigiRunResult):
     history = result.worker._add_task_history  # what luigi's own summary reads
-    pending = {t.task_id for t, status, _ in history if status == "PENDING"}
-    done = {t.task_id for t, status, _ in history if status == "DONE"}
-    ran = sorted(pending & done)
-    failed = {t.task_id for t, status, _ in history if status == "FAILED"} - done
-    failures = {task_id: _one_line_error(result, task_id) for task_id in sorted(failed)}
-    missing = sorted({t.task_id for t, status, runnable in history
-                      if status == "PENDING" and not runnable and isinstance(t, luigi.ExternalTask)}
-                     - done)
+    by_status: Dict[str, Dict[str, luigi.Task]] = {}
+    for task, status, _ in history:
+        by_status.setdefault(status, {})[task.task_id] = task
+    pending, done = by_status.get("PENDING", {}), by_status.get("DONE", {})
+    ran = [task for task_id, task in done.items() if task_id in pending]
+    failures = {task: _one_line_error(result, task_id)
+                for task_id, task in by_status.get("FAILED", {}).items() if task_id not in done}
+    missing = [task for task_id, task in pending.items()
+               if isinstance(task, luigi.ExternalTask) and task_id not in done]
     return ran, failures, missing
 
 

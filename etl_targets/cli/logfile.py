@@ -1,0 +1,47 @@
+"""The per-run log file: full detail and tracebacks, never on the console.
+
+``{log_dir}/{pipeline}/{pipeline}-YYYY-MM-DD.log``, appended to, so the
+console can stay at one line per stage and one line per error while the log
+keeps luigi's own messages and every traceback.
+"""
+
+import contextlib
+import logging
+import os
+from typing import Iterator
+
+import luigi.configuration
+
+#: Client libraries whose debug output may carry request signatures.
+QUIET_LOGGERS = ("botocore", "aiobotocore", "s3fs", "fsspec", "urllib3", "asyncio")
+
+
+def log_path(log_dir: str, pipeline: str, day) -> str:
+    return os.path.join(log_dir, pipeline, f"{pipeline}-{day.isoformat()}.log")
+
+
+@contextlib.contextmanager
+def run_log(path: str, run_id: str) -> Iterator[logging.Logger]:
+    """Sends every log record of this run to ``path`` (and nowhere else).
+
+    luigi is told not to configure logging, so its own console handler never
+    prints tracebacks on the terminal.
+    """
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    luigi.configuration.get_config().set("core", "no_configure_logging", "true")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s %(name)s [{run_id}] %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield logging.getLogger("etl_targets")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        handler.close()

@@ -1,0 +1,80 @@
+"""Row counts of what a build published, read back from the outputs.
+
+Counts come from the published files (bronze manifest, Parquet footers), not
+from the task processes, so they are right whatever ran where: in this
+process, in worker subprocesses, or (with ``luigid``) partly elsewhere. Only
+tasks that ran in this build are read, so a no-op rerun reads nothing.
+"""
+
+import dataclasses
+import json
+from typing import Dict, Iterable, List, Optional
+
+from etl_targets.tasks import BronzeTask, GoldTask, SilverTask
+
+STAGE_ORDER = {BronzeTask: 0, SilverTask: 1, GoldTask: 2}
+
+
+@dataclasses.dataclass
+class StageCount:
+    """One published output of one task.
+
+    Attributes:
+        step: ``bronze``, ``silver`` or ``gold:<table>``.
+        date: the business date (ISO).
+        rows: rows landed (bronze), kept (silver) or aggregated (gold).
+        rejects: rejected rows (silver only).
+        location: where the output is (or would be, in a dry run).
+        sha256: of the landing file (bronze only).
+        source: the landing file read (bronze only).
+    """
+
+    step: str
+    date: str
+    rows: Optional[int]
+    location: str
+    rejects: Optional[int] = None
+    sha256: Optional[str] = None
+    source: Optional[str] = None
+
+
+def published_counts(tasks: Iterable) -> List[StageCount]:
+    """Counts for every bronze/silver/gold task in ``tasks``, in stage then date order."""
+    counts = []
+    for task in sorted((t for t in tasks if _stage(t) is not None),
+                       key=lambda t: (_stage(t), getattr(t, "table", None) and t.table.name or "",
+                                      t.date)):
+        counts.append(_count(task))
+    return counts
+
+
+def _stage(task) -> Optional[int]:
+    for kind, order in STAGE_ORDER.items():
+        if isinstance(task, kind):
+            return order
+    return None
+
+
+def _count(task) -> StageCount:
+    day = task.date.isoformat()
+    if isinstance(task, BronzeTask):
+        outputs = task.output()
+        manifest = json.loads(outputs["manifest"].read_bytes())
+        return StageCount("bronze", day, manifest["rows"], outputs["file"].location,
+                          sha256=manifest["sha256"], source=manifest["source_path"])
+    if isinstance(task, SilverTask):
+        outputs = task.output()
+        return StageCount("silver", day, outputs["silver"].num_rows(), outputs["silver"].location,
+                          rejects=outputs["rejects"].num_rows())
+    output = task.output()
+    return StageCount(f"gold:{task.table.name}", day, output.num_rows(), output.location)
+
+
+def totals(counts: Iterable[StageCount]) -> Dict[str, int]:
+    """Rows per step summed over dates (rejects under ``rejected``)."""
+    result: Dict[str, int] = {}
+    for count in counts:
+        result[count.step] = result.get(count.step, 0) + (count.rows or 0)
+        if count.rejects is not None:
+            result["rejected"] = result.get("rejected", 0) + count.rejects
+    return result
