@@ -35,7 +35,8 @@ class Console:
             record.update(fields)
             print(json.dumps(record, default=str, sort_keys=True), file=self.out, flush=True)
         else:
-            print(text, file=self.out, flush=True)
+            stream = sys.stderr if status == "failure" and self.out is sys.stdout else self.out
+            print(text, file=stream, flush=True)
 
     def banner(self, title: str, lines: Dict[str, str]) -> None:
         if self.fmt == "json":
