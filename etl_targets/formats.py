@@ -68,7 +68,10 @@ def read_csv_header(handle: BinaryIO, source: str) -> List[str]:
     except UnicodeDecodeError:
         raise ContractError(source, "is not valid UTF-8 (in the header row)") from None
     handle.seek(start + end)
-    return next(csv.reader(io.StringIO(text)))
+    try:
+        return next(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ContractError(source, f"has a malformed header row: {exc}") from None
 
 
 def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
@@ -92,7 +95,8 @@ def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
         reader = pacsv.open_csv(
             handle,
             read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_SIZE),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True,
+                                             invalid_row_handler=_skip_blank_rows),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: value_type for name in kept}, include_columns=kept,
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
@@ -104,6 +108,11 @@ def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
         if "Empty CSV file" in str(exc):
             return  # a header and no records: a valid day with zero rows
         raise ContractError(source, _csv_problem(exc)) from exc
+
+
+def _skip_blank_rows(row) -> str:
+    """A whitespace-only line is blank (ignored); any other short row is an error."""
+    return "skip" if not (row.text or "").strip() else "error"
 
 
 def _csv_problem(exc: Exception) -> str:

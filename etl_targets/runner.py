@@ -10,6 +10,7 @@ with any number of worker processes and with ``luigid``.
 
 import dataclasses
 import json
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import luigi
@@ -65,6 +66,9 @@ class BuildOutcome:
         failures: failed task -> its one-line error.
         missing: external input tasks that were absent.
         session: the lake session (holds dry-run output).
+        done_elsewhere: with a central scheduler, luigi reports tasks other
+            workers ran as "not granted run permission"; True when every
+            requested task turned out complete after all.
     """
 
     result: LuigiRunResult
@@ -72,6 +76,7 @@ class BuildOutcome:
     failures: Dict[luigi.Task, str]
     missing: List[luigi.Task]
     session: LakeSession
+    done_elsewhere: bool = False
 
 
 def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
@@ -102,7 +107,32 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
     with activate(session):
         result = luigi.build(list(tasks), worker_scheduler_factory=factory,
                              detailed_summary=True, **options)
-    return BuildOutcome(result, *_statuses(result), session=session)
+    outcome = BuildOutcome(result, *_statuses(result), session=session)
+    if central and result.status == luigi.LuigiStatusCode.NOT_RUN and not outcome.failures:
+        outcome.done_elsewhere = _wait_for_other_workers(result, tasks)
+    return outcome
+
+
+def _wait_for_other_workers(result: LuigiRunResult, tasks, poll_seconds: float = 1.0) -> bool:
+    """True once every requested task is complete, while others still run tasks.
+
+    A worker leaves when nothing is left for *it* to run, possibly while
+    other workers are still finishing tasks it asked for. It then watches
+    the lake (a fresh session per look) for as long as the scheduler reports
+    tasks running, and gives up as soon as nothing runs anywhere.
+    """
+    scheduler = result.worker._scheduler
+    while True:
+        with activate(LakeSession()):
+            if all(task.complete() for task in tasks):
+                return True
+        try:
+            running = scheduler.task_list("RUNNING", "")
+        except Exception:  # noqa: BLE001 - scheduler gone: nobody is running
+            running = {}
+        if not running:
+            return False
+        time.sleep(poll_seconds)
 
 
 def _statuses(result: LuigiRunResult):

@@ -150,8 +150,11 @@ def _report(outcome, console, record, date_count) -> int:
         return _fail(record, console, missing[0].task_family,
                      f"missing landing file{'s' if len(files) > 1 else ''}: {shown}",
                      exitcodes.MISSING_INPUT)
-    if outcome.result.status not in (luigi.LuigiStatusCode.SUCCESS,
-                                     luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+    if outcome.done_elsewhere:
+        console.event("build", "done", "   the rest was built by other workers of the same "
+                      "scheduler", done_elsewhere=True)
+    elif outcome.result.status not in (luigi.LuigiStatusCode.SUCCESS,
+                                       luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
         return _fail(record, console, "schedule",
                      f"not everything ran: {outcome.result.one_line_summary}", exitcodes.NOT_RUN)
     record["already_complete"] = not outcome.ran

@@ -7,6 +7,7 @@ as strings.
 """
 
 import dataclasses
+import decimal
 import logging
 from typing import BinaryIO, Dict, List, Sequence, Tuple
 
@@ -86,7 +87,8 @@ def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult
     valid: List[pa.Table] = []
     rejected: List[pa.Table] = []
     landed = 0
-    for batch in csv_batches(handle, len(names), sorted(order), source):
+    # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
+    for batch in csv_batches(handle, len(names), range(len(names)), source):
         raw = [batch.column(f"f{i}") for i in order]
         good, bad = clean_batch(dataset, raw, landed + 1, source)
         landed += batch.num_rows
@@ -129,11 +131,11 @@ def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
         for mask, rule in problems:
             reasons = _add_reason(reasons, mask, f"{column.header}: {rule}")
         values.append(pc.if_else(empty, pa.scalar(None, typed.type), typed))
-    bad = pc.is_valid(reasons)
-    good = pc.invert(bad)
     rows = pa.array(range(first_row, first_row + count), pa.int64())
     table = pa.table(values + [rows], names=[c.name for c in dataset.columns] + [ROW])
-    table = _add_derived(dataset, table.filter(good))
+    table, reasons = _add_derived(dataset, table, reasons)
+    bad = pc.is_valid(reasons)
+    table = table.filter(pc.invert(bad))
     rejects = pa.table(
         list(raw) + [pa.array([source] * count, pa.string()), rows, reasons],
         schema=dataset.rejects_schema).filter(bad)
@@ -147,15 +149,22 @@ def _add_reason(reasons: pa.Array, mask: pa.Array, rule: str) -> pa.Array:
     return pc.if_else(mask, joined, reasons)
 
 
-def _add_derived(dataset: Dataset, table: pa.Table) -> pa.Table:
+def _add_derived(dataset: Dataset, table: pa.Table, reasons: pa.Array):
+    """Appends exact derived columns; a result too large for its type rejects the row."""
     for derived in dataset.derived:
-        left = table.column(derived.left)
+        left = pc.fill_null(table.column(derived.left), 0)
         if pa.types.is_integer(left.type):
             left = pc.cast(left, pa.decimal128(19, 0))
-        product = pc.multiply_checked(left, table.column(derived.right))
+        right = pc.fill_null(table.column(derived.right), 0)
+        product = pc.multiply_checked(left, right)  # decimal128(38, s): cannot overflow
+        limit = pa.scalar(decimal.Decimal(10) ** (derived.type.precision - derived.type.scale),
+                          product.type)
+        too_large = pc.greater_equal(pc.abs(product), limit)
+        reasons = _add_reason(reasons, too_large, f"{derived.name}: too large")
+        fitted = pc.if_else(too_large, pa.scalar(0, product.type), product)
         table = table.append_column(pa.field(derived.name, derived.type),
-                                    pc.cast(product, derived.type))
-    return _move_last(table, ROW)
+                                    pc.cast(fitted, derived.type))
+    return _move_last(table, ROW), reasons
 
 
 def _move_last(table: pa.Table, name: str) -> pa.Table:
@@ -176,7 +185,7 @@ def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW) -> pa
     count = ordered.num_rows
     if count == 0:
         return ordered.drop_columns([tie_breaker])
-    changes = pa.array([False] * (count - 1))
+    changes = pa.array([False] * (count - 1), pa.bool_())
     for key in keys:
         column = ordered.column(key).combine_chunks()
         changes = pc.or_(changes, pc.not_equal(column.slice(0, count - 1), column.slice(1)))
