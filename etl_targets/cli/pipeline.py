@@ -130,6 +130,8 @@ def _report(outcome, console, record, date_count) -> int:
 
     with activate(outcome.session):  # dry-run outputs live in the session
         counts = published_counts(outcome.ran)
+    if record["dry_run"] and counts:
+        console.event("plan", "dry-run", "   would build (nothing is written):")
     for step, group in _by_step(counts):
         _stage_line(console, step, group)
     record["counts"] = totals(counts)
