@@ -40,3 +40,14 @@ def days_between(start: dt.date, end: dt.date) -> Iterator[dt.date]:
 def month_to_date(day: dt.date) -> List[dt.date]:
     """The first of ``day``'s month through ``day``, in order."""
     return list(days_between(day.replace(day=1), day))
+
+
+def describe_dates(days: List[dt.date]) -> str:
+    """Consecutive runs collapsed: ``2026-01-28..2026-01-31, 2026-02-05``."""
+    runs: List[List[dt.date]] = []
+    for day in sorted(set(days)):
+        if runs and day - runs[-1][-1] == dt.timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(r[0].isoformat() if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)

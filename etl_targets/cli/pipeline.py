@@ -18,7 +18,7 @@ from etl_targets.cli import exitcodes
 from etl_targets.cli.console import Console, Progress
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import load_settings
-from etl_targets.dates import days_between
+from etl_targets.dates import days_between, describe_dates
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
 from etl_targets.summary import published_counts, totals
 from etl_targets.tasks import gold_tasks
@@ -134,6 +134,9 @@ def _report(outcome, console, record, date_count) -> int:
         console.event("plan", "dry-run", "   would build (nothing is written):")
     for step, group in _by_step(counts):
         _stage_line(console, step, group)
+        if record["dry_run"] and len(group) > 1:
+            days = describe_dates([dt.date.fromisoformat(c.date) for c in group])
+            console.event(step, "dry-run", f"      dates: {days}", dates=days)
     record["counts"] = totals(counts)
     record["outputs"] = [c.location for c in counts]
     record["stages"] = [vars(c) for c in counts]
