@@ -1,0 +1,65 @@
+"""Imports flow one way: errors, dates <- config <- storage <- formats <-
+datasets <- targets, tasks <- cli. These tests read the source, so a wrong
+import fails here before it tangles the package."""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "etl_targets"
+
+#: module -> layer; a module may import etl_targets modules of its layer or below.
+LAYERS = {
+    "errors": 0, "dates": 0,
+    "config": 1,
+    "storage": 2,
+    "formats": 3, "session": 3,
+    "datasets": 4, "layout": 4,
+    "ops": 5, "targets": 5,
+    "tasks": 6, "runner": 6, "summary": 7,
+    "cli": 8, "__main__": 8, "__init__": 8,
+    "sample": 0,
+}
+#: modules that must never import luigi or pandas (they are below the graph).
+LUIGI_FREE = ("errors", "dates", "storage", "formats", "session", "datasets", "layout", "ops",
+              "sample")
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        yield ".".join(parts), parts[0], path
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            if node.module == "etl_targets":
+                yield from (f"etl_targets.{alias.name}" for alias in node.names)
+
+
+@pytest.mark.parametrize("name,top,path", list(_modules()), ids=lambda v: str(v))
+def test_module_imports_only_its_layer_or_below(name, top, path):
+    own = LAYERS[top]
+    for imported in _imports(path):
+        parts = imported.split(".")
+        if parts[0] != "etl_targets" or len(parts) < 2 or parts[1] == top:
+            continue
+        assert LAYERS[parts[1]] <= own, f"{name} imports {imported} from a higher layer"
+
+
+@pytest.mark.parametrize("name,top,path", [m for m in _modules() if m[1] in LUIGI_FREE],
+                         ids=lambda v: str(v))
+def test_lower_layers_never_import_luigi_or_pandas(name, top, path):
+    for imported in _imports(path):
+        assert imported.split(".")[0] not in ("luigi", "pandas"), f"{name} imports {imported}"
+
+
+def test_sample_generator_is_independent_of_the_pipeline():
+    imported = set(_imports(PACKAGE / "sample.py"))
+    assert not any(i.startswith("etl_targets") for i in imported)
