@@ -24,6 +24,7 @@ import uuid
 from typing import BinaryIO, Iterator, Set, Tuple
 
 import fsspec
+from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from etl_targets.errors import StorageError
@@ -93,16 +94,19 @@ def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
     Raises:
         StorageError: when the listing fails for a reason other than absence.
     """
+    # fsspec's generic find() walks folders and skips unreadable ones unless
+    # told otherwise; object stores (s3fs) list natively and raise by themselves.
+    options = {} if _lists_natively(fs) else {"on_error": "raise"}
     try:
-        if is_local(fs):
-            if not fs.isdir(prefix):
-                return set()
-            return set(fs.find(prefix, on_error="raise"))
-        return set(fs.find(prefix))
+        return set(fs.find(prefix, **options))
     except FileNotFoundError:
         return set()
     except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
         raise StorageError(f"cannot list {location(fs, prefix)}: {_reason(exc)}") from exc
+
+
+def _lists_natively(fs: fsspec.AbstractFileSystem) -> bool:
+    return isinstance(fs, AsyncFileSystem) and type(fs)._find is not AsyncFileSystem._find
 
 
 def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:

@@ -53,7 +53,9 @@ class FsspecFileSystem(luigi.target.FileSystem):
         self.copy(path, dest)
         self.remove(path)
 
-    rename_dont_move = move
+    def rename_dont_move(self, path: str, dest: str) -> None:
+        """Moves only if ``dest`` does not exist (luigi's contract)."""
+        self.move(path, dest, raise_if_exists=True)
 
 
 class _AtomicOutput(io.BufferedIOBase):
@@ -84,12 +86,31 @@ class _AtomicOutput(io.BufferedIOBase):
         self._buffer = io.BytesIO()
         super().close()
 
+    def __del__(self):
+        # Never publish from the garbage collector: an unclosed file is abandoned.
+        if not self.closed:
+            self.discard()
+
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.discard()
             return False
         self.close()
         return False
+
+
+class _AtomicText(io.TextIOWrapper):
+    """Text over :class:`_AtomicOutput`, with the same publish-only-on-success rule."""
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.detach().discard()
+            return False
+        return super().__exit__(exc_type, exc, tb)
+
+    def __del__(self):
+        if not self.closed:
+            self.detach().discard()
 
 
 class LakeTarget(luigi.target.FileSystemTarget):
@@ -127,7 +148,7 @@ class LakeTarget(luigi.target.FileSystemTarget):
         """``r``/``rb`` read; ``w``/``wb`` write atomically on close."""
         if "w" in mode:
             raw = _AtomicOutput(self)
-            return raw if "b" in mode else io.TextIOWrapper(raw, encoding="utf-8")
+            return raw if "b" in mode else _AtomicText(raw, encoding="utf-8")
         if mode not in ("r", "rb"):
             raise ValueError(f"unsupported mode {mode!r}")
         raw = self.open_binary()

@@ -83,6 +83,13 @@ def _listing_session():
 class LandingTask(DatedTask, luigi.ExternalTask):
     """The ERP's file for one date; only ever read."""
 
+    def complete(self) -> bool:
+        """Present or not; when not, the log names the expected file (luigi names only the task)."""
+        present = super().complete()
+        if not present:
+            log.error("missing landing file: %s", self.output().location)
+        return present
+
     def output(self) -> LakeTarget:
         if self.source:
             return LakeTarget(self.source)

@@ -1,0 +1,157 @@
+"""The graph and the storage layer on S3, through the moto server over HTTP.
+
+Landing and lake both live in a bucket; s3fs reaches the server only
+through the standard ``AWS_ENDPOINT_URL``. Requests are counted from the
+server's own request log (``s3_requests``), so "no write" means the server
+received no PUT, POST or DELETE at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from luigi.execution_summary import LuigiStatusCode
+
+from etl_targets import GoldSO, GoldSOMTD, storage
+from etl_targets.errors import StorageError
+
+pytestmark = pytest.mark.s3
+
+DAY = dt.date(2026, 1, 27)
+MONTH = [dt.date(2026, 1, d) for d in range(1, DAY.day + 1)]
+GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
+
+
+def erp_name(day: dt.date) -> str:
+    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
+
+
+def contract_keys(day: dt.date) -> set:
+    part = f"date={day.isoformat()}"
+    return {f"bronze/so/{part}/{erp_name(day)}", f"bronze/so/{part}/_manifest.json",
+            f"silver/so/{part}/data.parquet", f"silver/so_rejects/{part}/data.parquet",
+            f"gold/so_daily_sales/{part}/data.parquet",
+            f"gold/so_mtd_by_region/{part}/data.parquet"}
+
+
+def gold_tasks(lake_root: str, landing_root: str):
+    return [GoldSO(date=DAY, lake_root=lake_root, landing_root=landing_root),
+            GoldSOMTD(date=DAY, lake_root=lake_root, landing_root=landing_root)]
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """The decoded table as Arrow IPC bytes: equal bytes, equal schema and values."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.fixture(scope="module")
+def s3_lake(s3_module_env, s3fs_client, sample_landing, luigi_build):
+    """GoldSO and GoldSOMTD of Jan 27 built with landing and lake in one bucket."""
+    bucket = s3_module_env
+    s3fs_client.put([str(sample_landing / "so" / erp_name(day)) for day in MONTH],
+                    [f"{bucket}/landing/so/{erp_name(day)}" for day in MONTH])
+    run = luigi_build(gold_tasks(f"s3://{bucket}/lake", f"s3://{bucket}/landing"))
+    assert run.status == LuigiStatusCode.SUCCESS, run.result.summary_text
+    return bucket
+
+
+@pytest.fixture(scope="module")
+def local_lake(tmp_path_factory, sample_landing, luigi_build):
+    """The same day built on a local lake from the local sample landing."""
+    lake = tmp_path_factory.mktemp("local") / "lake"
+    run = luigi_build(gold_tasks(str(lake), str(sample_landing)))
+    assert run.status == LuigiStatusCode.SUCCESS, run.result.summary_text
+    return lake
+
+
+# --------------------------------------------------------------------------
+# the graph on S3
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("table", GOLD_TABLES)
+def test_s3_build_publishes_the_same_gold_table_as_a_local_build(s3_lake, local_lake,
+                                                                 s3fs_client, table):
+    key = f"{s3_lake}/lake/gold/{table}/date={DAY.isoformat()}/data.parquet"
+    with s3fs_client.open(key, "rb") as handle:
+        on_s3 = pq.read_table(handle)
+    on_disk = pq.read_table(local_lake / "gold" / table / f"date={DAY}" / "data.parquet")
+    assert ipc_bytes(on_s3) == ipc_bytes(on_disk)
+
+
+def test_s3_build_publishes_exactly_the_contract_keys(s3_lake, s3fs_client):
+    keys = {k[len(f"{s3_lake}/lake/"):] for k in s3fs_client.find(f"{s3_lake}/lake")}
+    expected = set().union(*(contract_keys(d) for d in MONTH))
+    expected -= {k for d in MONTH[:-1] for k in contract_keys(d) if k.startswith("gold/")}
+    assert {k for k in keys if not k.startswith("_ops/")} == expected
+
+
+def test_s3_bronze_is_the_landing_object_byte_for_byte(s3_lake, s3fs_client):
+    landed = s3fs_client.cat_file(f"{s3_lake}/landing/so/{erp_name(DAY)}")
+    bronze = s3fs_client.cat_file(f"{s3_lake}/lake/bronze/so/date={DAY}/{erp_name(DAY)}")
+    assert bronze == landed
+
+
+def test_second_identical_run_on_s3_makes_no_write_request(s3_lake, luigi_build, s3_requests):
+    luigi_build(gold_tasks(f"s3://{s3_lake}/lake", f"s3://{s3_lake}/landing"))
+    assert s3_requests(), "the request log saw nothing: is it still being written?"
+    assert s3_requests.writes() == []
+
+
+def test_second_identical_run_on_s3_reports_the_tasks_already_done(s3_lake, luigi_build):
+    again = luigi_build(gold_tasks(f"s3://{s3_lake}/lake", f"s3://{s3_lake}/landing"))
+    assert again.ran == []
+    assert again.complete_names() == ["GoldSO(2026-01-27)", "GoldSOMTD(2026-01-27)"]
+    assert again.status == LuigiStatusCode.SUCCESS
+
+
+# --------------------------------------------------------------------------
+# storage on S3: request economy and secrecy
+# --------------------------------------------------------------------------
+
+def test_list_files_is_one_list_request_for_a_whole_stage(s3_env, s3fs_client, s3_requests):
+    for day in range(1, 4):
+        s3fs_client.pipe(f"{s3_env}/silver/so/date=2026-01-0{day}/data.parquet", b"x")
+    s3fs_client.pipe(f"{s3_env}/silver/so_rejects/date=2026-01-01/data.parquet", b"x")
+    fs, prefix = storage.filesystem(f"s3://{s3_env}/silver/so")
+    s3_requests.mark()
+    assert len(storage.list_files(fs, prefix)) == 3
+    assert [method for method, _ in s3_requests()] == ["GET"]
+    assert "list-type=2" in s3_requests()[0][1]
+
+
+def test_atomic_write_is_a_single_put_of_the_final_key(s3_env, s3_requests):
+    fs, path = storage.filesystem(f"s3://{s3_env}/gold/t/date=2026-01-27/data.parquet")
+    s3_requests.mark()
+    storage.write_bytes(fs, path, b"x" * 1000)
+    assert s3_requests.writes() == [("PUT", f"/{path}")]
+
+
+def test_failed_write_sends_nothing_to_s3(s3_env, s3_requests):
+    fs, path = storage.filesystem(f"s3://{s3_env}/gold/t/date=2026-01-27/data.parquet")
+    s3_requests.mark()
+    with pytest.raises(RuntimeError):
+        with storage.atomic_writer(fs, path) as handle:
+            handle.write(b"half")
+            raise RuntimeError("crash mid-write")
+    assert s3_requests() == []
+
+
+def test_exists_in_a_bucket_that_does_not_exist_is_false(s3_env):
+    fs, path = storage.filesystem(f"s3://{s3_env}-missing/lake/silver/so/x")
+    assert storage.exists(fs, path) is False
+
+
+def test_credential_error_never_shows_the_credentials(s3_invalid_credentials):
+    fs, path = storage.filesystem(f"s3://{s3_invalid_credentials}/lake/silver/so/x")
+    with pytest.raises(StorageError) as raised:
+        storage.exists(fs, path)
+    message = str(raised.value)
+    assert os.environ["AWS_ACCESS_KEY_ID"] not in message
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in message
