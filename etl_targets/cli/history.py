@@ -1,6 +1,7 @@
 """``etl-targets runs`` and ``etl-targets freshness``: reading the run history."""
 
 import datetime as dt
+import sys
 from typing import List
 
 from etl_targets import ops
@@ -49,7 +50,7 @@ def run_freshness(args, pipelines: List[str]) -> int:
     try:
         limit = ops.parse_duration(args.max_age)
     except ValueError as exc:
-        print(f"error: --max-age: {exc}")
+        print(f"error: --max-age: {exc}", file=sys.stderr)
         return exitcodes.BAD_ARGUMENTS
     settings = load_settings(args.env)
     worst = exitcodes.OK
