@@ -40,6 +40,8 @@ class LakeSession:
         self.dry_run = dry_run
         self.trust_absence = True
         self.listing_count = 0
+        #: task_id -> seconds its run() took, when it ran in this process
+        self.durations: Dict[str, float] = {}
         self._listings: Dict[str, Set[str]] = {}
         self._seen: Set[str] = set()
         self._overlay: Dict[str, bytes] = {}

@@ -27,6 +27,7 @@ class StageCount:
         location: where the output is (or would be, in a dry run).
         sha256: of the landing file (bronze only).
         source: the landing file read (bronze only).
+        duration_ms: how long the task ran, when it ran in this process.
     """
 
     step: str
@@ -36,15 +37,21 @@ class StageCount:
     rejects: Optional[int] = None
     sha256: Optional[str] = None
     source: Optional[str] = None
+    duration_ms: Optional[int] = None
 
 
-def published_counts(tasks: Iterable) -> List[StageCount]:
+def published_counts(tasks: Iterable, durations: Optional[Dict[str, float]] = None
+                     ) -> List[StageCount]:
     """Counts for every bronze/silver/gold task in ``tasks``, in stage then date order."""
+    durations = durations or {}
     counts = []
     for task in sorted((t for t in tasks if _stage(t) is not None),
                        key=lambda t: (_stage(t), getattr(t, "table", None) and t.table.name or "",
                                       t.date)):
-        counts.append(_count(task))
+        count = _count(task)
+        if task.task_id in durations:
+            count.duration_ms = int(durations[task.task_id] * 1000)
+        counts.append(count)
     return counts
 
 

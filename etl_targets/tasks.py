@@ -75,6 +75,14 @@ class DatedTask(luigi.Task):
         log.info("%s: %s", self.task_id, message)
 
 
+@DatedTask.event_handler(luigi.Event.PROCESSING_TIME)
+def _remember_duration(task: DatedTask, seconds: float) -> None:
+    """Keeps run times for the console (only seen when the task ran in this process)."""
+    active = current()
+    if active is not None:
+        active.durations[task.task_id] = seconds
+
+
 def _listing_session():
     active = current()
     return activate(active) if active is not None else activate(LakeSession())

@@ -129,7 +129,7 @@ def _report(outcome, console, record, date_count) -> int:
     from etl_targets.session import activate
 
     with activate(outcome.session):  # dry-run outputs live in the session
-        counts = published_counts(outcome.ran)
+        counts = published_counts(outcome.ran, outcome.session.durations)
     if record["dry_run"] and counts:
         console.event("plan", "dry-run", "   would build (nothing is written):")
     for step, group in _by_step(counts):
@@ -187,8 +187,9 @@ def _stage_line(console, step, group) -> None:
         dates = f"{len(group)} dates"
     label = {"bronze": "rows landed", "silver": "rows in silver"}.get(step, "rows")
     extra = f", {sum(rejects)} rejected" if rejects else ""
+    timed = [c.duration_ms for c in group if c.duration_ms is not None]
     console.event(step, "done", f"   {step:<22} {dates:<10}  {rows} {label}{extra}  -> {where}",
-                  rows=rows, rejects=sum(rejects) if rejects else None, dates=len(group),
+                  duration_ms=sum(timed) if timed else None, rows=rows, rejects=sum(rejects) if rejects else None, dates=len(group),
                   location=where)
 
 
