@@ -16,6 +16,7 @@ It knows nothing of pandas, pyarrow, datasets or luigi.
 """
 
 import contextlib
+import inspect
 import os
 import posixpath
 import re
@@ -105,14 +106,25 @@ def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
         raise StorageError(f"cannot list {location(fs, prefix)}: {_reason(exc)}") from exc
 
 
+def _single_request_options(fs: fsspec.AbstractFileSystem) -> dict:
+    cat = getattr(fs, "_cat_file", None)
+    if cat is not None and "max_concurrency" in inspect.signature(cat).parameters:
+        return {"max_concurrency": 1}
+    return {}
+
+
 def _lists_natively(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, AsyncFileSystem) and type(fs)._find is not AsyncFileSystem._find
 
 
 def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
-    """The whole file, in one GET on object stores."""
+    """The whole file, in one GET on object stores.
+
+    s3fs would first ask for the size (a HEAD) to split large reads across
+    connections; day files are small enough that one GET is cheaper.
+    """
     try:
-        return fs.cat_file(path)
+        return fs.cat_file(path, **_single_request_options(fs))
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001

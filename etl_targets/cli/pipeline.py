@@ -137,6 +137,10 @@ def _report(outcome, console, record, date_count) -> int:
         if record["dry_run"] and len(group) > 1:
             days = describe_dates([dt.date.fromisoformat(c.date) for c in group])
             console.event(step, "dry-run", f"      dates: {days}", dates=days)
+        if record["dry_run"] and step == "bronze":
+            names = [posixpath.basename(c.source) for c in group]
+            shown = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+            console.event(step, "dry-run", f"      from missing inputs: {shown}", inputs=names)
     record["counts"] = totals(counts)
     record["outputs"] = [c.location for c in counts]
     record["stages"] = [vars(c) for c in counts]
