@@ -18,11 +18,13 @@ and, in a dry run, it is where writes go instead of the lake.
 
 import collections
 import contextlib
-from typing import Dict, Iterator, Optional, Set
+from typing import Callable, Dict, Iterator, Optional, Set
 
 from etl_targets import storage
 
 DEFAULT_CACHE_BYTES = 512 << 20
+#: decoded tables kept per build: two months of one dataset's silver
+TABLES_KEPT = 64
 
 _active: Optional["LakeSession"] = None
 
@@ -48,6 +50,7 @@ class LakeSession:
         self._cache: "collections.OrderedDict[str, bytes]" = collections.OrderedDict()
         self._cache_bytes = cache_bytes
         self._cached_size = 0
+        self._tables: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
 
     def exists(self, fs, path: str, prefix: Optional[str]) -> bool:
         """Existence from memory and one listing of ``prefix``, per the rules above."""
@@ -75,10 +78,14 @@ class LakeSession:
         key = _key(fs, path)
         if self.dry_run:
             self._overlay[key] = data
+            for stale in [k for k in self._tables if k[0] == key]:
+                del self._tables[stale]
             return
         storage.write_bytes(fs, path, data)
         self._seen.add(key)
         self._remember(key, data)
+        for stale in [k for k in self._tables if k[0] == key]:
+            del self._tables[stale]
 
     def read(self, fs, path: str) -> bytes:
         """The file's bytes from memory when this build already has them."""
@@ -92,6 +99,23 @@ class LakeSession:
         self._seen.add(key)
         self._remember(key, data)
         return data
+
+    def table(self, fs, path: str, columns, decode: Callable[[bytes], object]):
+        """A decoded table, kept for the build (month-to-date re-reads each day 31 times).
+
+        Args:
+            columns: the columns decoded (part of the cache key).
+            decode: turns the file's bytes into the table.
+        """
+        key = (_key(fs, path), tuple(columns or ()))
+        if key in self._tables:
+            self._tables.move_to_end(key)
+            return self._tables[key]
+        table = decode(self.read(fs, path))
+        self._tables[key] = table
+        while len(self._tables) > TABLES_KEPT:
+            self._tables.popitem(last=False)
+        return table
 
     def held(self, fs, path: str) -> Optional[bytes]:
         """The bytes if this build holds them, without touching storage."""

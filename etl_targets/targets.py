@@ -127,7 +127,8 @@ class LakeTarget(luigi.target.FileSystemTarget):
         super().__init__(path)
         self.url = url
         self._fs = fs
-        self.listing_prefix = storage.filesystem(listing_prefix)[1] if listing_prefix else None
+        # Same backend as the file: strip the protocol without opening it again.
+        self.listing_prefix = fs._strip_protocol(listing_prefix).rstrip("/") if listing_prefix else None
 
     @property
     def fs(self) -> FsspecFileSystem:
@@ -181,7 +182,11 @@ class ParquetTarget(LakeTarget):
 
     def read(self, columns: Optional[Sequence[str]] = None) -> pa.Table:
         """The table, decoding only ``columns`` when given."""
-        return formats.from_parquet_bytes(self.read_bytes(), columns)
+        active = session.current()
+        if active is None:
+            return formats.from_parquet_bytes(self.read_bytes(), columns)
+        return active.table(self._fs, self.path, columns,
+                            lambda data: formats.from_parquet_bytes(data, columns))
 
     def read_pandas(self, columns: Optional[Sequence[str]] = None):
         return self.read(columns).to_pandas()

@@ -14,6 +14,7 @@ luigi's ``Task.clone`` so one build sees one configuration.
 """
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -35,6 +36,25 @@ from etl_targets.session import LakeSession, activate, current
 from etl_targets.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
+
+
+def memoized(method):
+    """Computes a task's ``requires()``/``output()`` once per instance.
+
+    luigi asks for them many times while scheduling (a month-to-date task
+    has 31 inputs); building targets parses URLs, so a year-long backfill
+    would otherwise spend most of its time re-creating identical objects.
+    """
+    @functools.wraps(method)
+    def wrapper(self):
+        memo = self.__dict__.setdefault("_memo", {})
+        # luigi reuses instances with equal parameters; roots left to the
+        # configuration are part of the key, so a changed ETL_LAKE_ROOT counts.
+        key = (method.__name__, self.lake, self.landing)
+        if key not in memo:
+            memo[key] = method(self)
+        return memo[key]
+    return wrapper
 
 
 class DatedTask(luigi.Task):
@@ -98,6 +118,7 @@ class LandingTask(DatedTask, luigi.ExternalTask):
             log.error("missing landing file: %s", self.output().location)
         return present
 
+    @memoized
     def output(self) -> LakeTarget:
         if self.source:
             return LakeTarget(self.source)
@@ -108,6 +129,7 @@ class LandingTask(DatedTask, luigi.ExternalTask):
 class BronzeTask(DatedTask):
     """Lands the file raw: the same bytes, plus a manifest written last."""
 
+    @memoized
     def output(self) -> Dict[str, LakeTarget]:
         prefix = layout.stage_folder(self.lake, "bronze", self.dataset.folder)
         return {
@@ -153,9 +175,11 @@ def count_records(data: bytes, source: str):
 class SilverTask(DatedTask):
     """Typed, validated, deduplicated rows, and the rejects beside them."""
 
+    @memoized
     def requires(self):
         return self.clone(self.bronze_task)
 
+    @memoized
     def output(self) -> Dict[str, ParquetTarget]:
         folder, rejects = self.dataset.folder, self.dataset.rejects_folder
         return {
@@ -181,12 +205,14 @@ class GoldTask(DatedTask):
 
     table: GoldTable = None  # set by make_tasks
 
+    @memoized
     def requires(self):
         if self.table.window == DAY:
             return self.clone(self.silver_task)
         return [self.clone(self.silver_task, date=day, source=self.source if day == self.date else "")
                 for day in month_to_date(self.date)]
 
+    @memoized
     def output(self) -> ParquetTarget:
         return ParquetTarget(layout.parquet_file(self.lake, "gold", self.table.name, self.date),
                              layout.stage_folder(self.lake, "gold", self.table.name))
@@ -221,7 +247,7 @@ def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
 
     classes = {f"Landing{code}": define(f"Landing{code}", LandingTask)}
     classes[f"Bronze{code}"] = define(f"Bronze{code}", BronzeTask,
-                                      requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))
+                                      requires=memoized(lambda self, c=classes[f"Landing{code}"]: self.clone(c)))
     classes[f"Silver{code}"] = define(f"Silver{code}", SilverTask,
                                       bronze_task=classes[f"Bronze{code}"])
     for table in dataset.gold:
