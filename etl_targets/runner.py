@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import luigi
 import luigi.interface
+import luigi.scheduler
 import luigi.worker
 from luigi.execution_summary import LuigiRunResult
 
@@ -48,6 +49,11 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
         self._session = session
         self._listener = listener
         self._keep_alive = keep_alive
+
+    def create_local_scheduler(self):
+        # One in-process worker: pruning dead workers on every get_work (luigi's
+        # default here) only costs time, quadratic in the number of tasks.
+        return luigi.scheduler.Scheduler(prune_on_get_work=False, record_task_history=False)
 
     def create_worker(self, scheduler, worker_processes, assistant=False):
         extra = {"keep_alive": True} if self._keep_alive else {}
