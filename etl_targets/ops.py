@@ -24,9 +24,9 @@ from etl_targets.layout import ops_folder
 
 
 def new_run_id(now: Optional[dt.datetime] = None) -> str:
-    """Sortable and unique across machines: ``20260127T020000Z-1a2b3c4d``."""
+    """Sortable (to the millisecond) and unique across machines: ``20260127T020000123Z-1a2b3c4d``."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{uuid.uuid4().hex[:8]}"
 
 
 def who() -> dict:

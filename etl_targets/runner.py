@@ -67,7 +67,8 @@ class BuildOutcome:
     """What one build did.
 
     Attributes:
-        result: luigi's own detailed summary.
+        result: luigi's own detailed summary; None when every requested
+            task was already complete and luigi had nothing to schedule.
         ran: tasks this worker saw go from pending to DONE in this build.
         failures: failed task -> its one-line error.
         missing: external input tasks that were absent.
@@ -77,12 +78,22 @@ class BuildOutcome:
             requested task turned out complete after all.
     """
 
-    result: LuigiRunResult
+    result: Optional[LuigiRunResult]
     ran: List[luigi.Task]
     failures: Dict[luigi.Task, str]
     missing: List[luigi.Task]
     session: LakeSession
     done_elsewhere: bool = False
+
+    @property
+    def status(self) -> luigi.LuigiStatusCode:
+        return self.result.status if self.result else luigi.LuigiStatusCode.SUCCESS
+
+    @property
+    def summary(self) -> str:
+        if self.result is None:
+            return "every requested task was already complete"
+        return self.result.one_line_summary
 
 
 def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
@@ -101,6 +112,9 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         dry_run: run everything in memory; nothing reaches the lake.
         listener: called with (task_id, status) on every status change.
         session: a prepared session (tests); a fresh one by default.
+
+    Raises:
+        StorageError: a stage's listing failed (never read as "absent").
     """
     session = session or LakeSession(dry_run=dry_run)
     central = scheduler_host is not None
@@ -110,6 +124,10 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         if scheduler_port:
             options["scheduler_port"] = scheduler_port
     factory = _Factory(session, listener, keep_alive=central)
+    session.prefetch(_output_prefixes(tasks))  # a listing failure raises StorageError here
+    if not central and _all_complete(session, tasks):
+        # The no-op rerun: the listings already prove it, luigi has nothing to do.
+        return BuildOutcome(None, [], {}, [], session=session)
     with activate(session):
         result = luigi.build(list(tasks), worker_scheduler_factory=factory,
                              detailed_summary=True, **options)
@@ -139,6 +157,20 @@ def _wait_for_other_workers(result: LuigiRunResult, tasks, poll_seconds: float =
         if not running:
             return False
         time.sleep(poll_seconds)
+
+
+def _all_complete(session: LakeSession, tasks) -> bool:
+    with activate(session):
+        return all(task.complete() for task in tasks)
+
+
+def _output_prefixes(tasks):
+    """The listing prefixes of the requested tasks' outputs: what scheduling asks first."""
+    for task in tasks:
+        for target in luigi.task.flatten(task.output()):
+            prefix = getattr(target, "listing_prefix", None)
+            if prefix is not None:
+                yield target._fs, prefix
 
 
 def _statuses(result: LuigiRunResult):

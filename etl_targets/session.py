@@ -17,6 +17,7 @@ and, in a dry run, it is where writes go instead of the lake.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 from typing import Callable, Dict, Iterator, Optional, Set
 
@@ -72,6 +73,24 @@ class LakeSession:
             self.listing_count += 1
             self._listings[key] = {_key(fs, p) for p in storage.list_files(fs, prefix)}
         return self._listings[key]
+
+    def prefetch(self, prefixes) -> None:
+        """Lists several prefixes at once (a no-op rerun waits for the slowest, not the sum).
+
+        Args:
+            prefixes: (filesystem, prefix) pairs; each is listed once per session.
+        """
+        wanted = {_key(fs, prefix): (fs, prefix) for fs, prefix in prefixes}
+        todo = [pair for key, pair in wanted.items() if key not in self._listings]
+        if len(todo) < 2:
+            for fs, prefix in todo:
+                self._listing(fs, prefix)
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            listings = list(pool.map(lambda pair: storage.list_files(*pair), todo))
+        for (fs, prefix), paths in zip(todo, listings):
+            self.listing_count += 1
+            self._listings[_key(fs, prefix)] = {_key(fs, p) for p in paths}
 
     def write(self, fs, path: str, data: bytes) -> None:
         """Publishes ``data`` (or keeps it, in a dry run) and remembers it."""

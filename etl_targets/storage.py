@@ -16,6 +16,7 @@ It knows nothing of pandas, pyarrow, datasets or luigi.
 """
 
 import contextlib
+import functools
 import inspect
 import os
 import posixpath
@@ -34,13 +35,43 @@ from etl_targets.errors import StorageError
 #: process-wide cache, or a file written by another machine would look absent.
 FILESYSTEM_OPTIONS = {"use_listings_cache": False}
 
+#: Environment variables that change what an ``s3://`` URL reaches.
+AWS_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+                "AWS_SHARED_CREDENTIALS_FILE", "AWS_MAX_ATTEMPTS")
+
 
 def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
     """Opens the filesystem behind ``url`` and returns it with the bare path.
 
     Credentials and endpoints are never passed here: s3fs takes them from
     the standard AWS environment (``AWS_ENDPOINT_URL``, profiles, roles).
+    A backfill makes thousands of targets, so the filesystem of a plain
+    ``protocol://`` URL is looked up once per protocol, process and AWS
+    environment, and only the path is derived per URL.
     """
+    if "::" in url or "@" in url.split("/", 3)[2 if "://" in url else 0]:
+        return _resolve(url)  # chained or with options in the URL: let fsspec parse it
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    aws = tuple(os.environ.get(name) for name in AWS_SETTINGS)
+    fs = _filesystem_for(protocol, os.getpid(), aws)
+    if fs is None:
+        return _resolve(url)
+    path = fs._strip_protocol(url)
+    return fs, path.rstrip("/") or path
+
+
+@functools.lru_cache(maxsize=64)
+def _filesystem_for(protocol: str, pid: int, aws_environment: tuple):
+    del pid, aws_environment  # cache key only: a forked child or new credentials get their own
+    try:
+        return fsspec.filesystem(protocol, **FILESYSTEM_OPTIONS)
+    except (ImportError, ValueError):
+        return None  # unknown protocol: _resolve reports it
+
+
+def _resolve(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
     try:
         fs, path = fsspec.core.url_to_fs(url, **FILESYSTEM_OPTIONS)
     except (ImportError, ValueError) as exc:

@@ -257,12 +257,12 @@ def test_bulk_complete_with_an_unreachable_store_is_an_error(unreachable_s3):
 
 
 @pytest.mark.s3
-def test_a_build_whose_listing_fails_builds_nothing(rejected_credentials, sample_landing, monkeypatch):
-    """complete() inside a build raises too: the task is not scheduled as "missing"."""
+def test_a_build_whose_listing_fails_is_an_error_before_anything_runs(rejected_credentials,
+                                                                      sample_landing, monkeypatch):
+    """The build's first listing raises: nothing is scheduled as "missing" and rebuilt."""
     monkeypatch.setenv("ETL_LANDING_ROOT", str(sample_landing))
-    outcome = runner.build([GoldSO(date=JAN[0])])
-    assert outcome.ran == []
-    assert outcome.result.status.name == "SCHEDULING_FAILED"
+    with pytest.raises(StorageError):
+        runner.build([GoldSO(date=JAN[0])])
 
 
 # --------------------------------------------------------------------------

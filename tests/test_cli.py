@@ -46,7 +46,7 @@ GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
 #: ``   silver    27 dates    7866 rows in silver, 72 rejected  -> /lake/silver/so/``
 STAGE_LINE = re.compile(r"^\s+(?P<step>bronze|silver|gold:\w+)\s+.*?\s(?P<rows>\d+) rows"
                         r"(?: landed| in silver)?(?:, (?P<rejects>\d+) rejected)?\s+->\s+\S+\s*$")
-RUN_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{8}\b")
+RUN_ID = re.compile(r"\b\d{8}T\d{9}Z-[0-9a-f]{8}\b")
 
 
 # --------------------------------------------------------------------------

@@ -162,10 +162,10 @@ def _report(outcome, console, record, date_count) -> int:
     if outcome.done_elsewhere:
         console.event("build", "done", "   the rest was built by other workers of the same "
                       "scheduler", done_elsewhere=True)
-    elif outcome.result.status not in (luigi.LuigiStatusCode.SUCCESS,
-                                       luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+    elif outcome.status not in (luigi.LuigiStatusCode.SUCCESS,
+                                luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
         return _fail(record, console, "schedule",
-                     f"not everything ran: {outcome.result.one_line_summary}", exitcodes.NOT_RUN)
+                     f"not everything ran: {outcome.summary}", exitcodes.NOT_RUN)
     record["already_complete"] = not outcome.ran
     if not outcome.ran:
         console.event("build", "complete", f"   already complete: nothing to build for "
