@@ -57,9 +57,14 @@ class Integer:
         return pa.int32() if self.bits == 32 else pa.int64()
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        digits = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^\+", "")
+        plain = pc.utf8_is_digit(text)
+        if pc.all(plain).as_py():  # the usual block: digits only, no regex needed
+            digits, shaped = text, plain
+        else:
+            digits = pc.utf8_ltrim(pc.replace_substring(text, ",", ""), characters="+")
+            shaped = _matches(text, _INTEGER)
         fits = pc.less_equal(pc.utf8_length(pc.utf8_ltrim(digits, characters="-")), 18)
-        ok = pc.and_(_matches(text, _INTEGER), fits)
+        ok = pc.and_(shaped, fits)
         wide = pc.cast(_where(ok, digits, "0"), pa.int64())
         if self.bits < 64:  # 18 digits always fit int64
             limit = pa.scalar(2 ** (self.bits - 1), pa.int64())
@@ -96,12 +101,10 @@ class Money:
         return pa.decimal128(self.precision, self.scale)
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        plain = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^\+", "")
-        integer_part = pc.replace_substring_regex(plain, r"\..*$", "")
-        whole = pc.utf8_length(pc.utf8_ltrim(integer_part, characters="-0"))
+        plain = pc.utf8_ltrim(pc.replace_substring(text, ",", ""), characters="+")
         well_formed = _matches(text, _DECIMAL)
         exact = _matches(plain, r"^[^.]*$|\.\d{0,%d}0*$" % self.scale)
-        fits = pc.less_equal(whole, self.precision - self.scale)
+        fits = _matches(plain, r"^-?0*\d{1,%d}(\.|$)" % (self.precision - self.scale))
         ok = pc.and_(pc.and_(well_formed, exact), fits)
         problems = [
             (pc.invert(well_formed), "not a decimal number"),
@@ -125,15 +128,14 @@ class Date:
     arrow_type = pa.date32()
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        pattern = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
-        shaped = _matches(text, pattern)
-        stamp = pc.strptime(_where(shaped, text, "01/01/1970"), format="%m/%d/%Y",
-                            unit="s", error_is_null=True)
-        parts = pc.extract_regex(_where(shaped, text, "1/1/1970"), pattern)
-        month = pc.cast(pc.struct_field(parts, "m"), pa.int64())
-        day = pc.cast(pc.struct_field(parts, "d"), pa.int64())
-        real = pc.and_(pc.equal(pc.month(stamp), month), pc.equal(pc.day(stamp), day))
-        ok = pc.fill_null(pc.and_(shaped, real), False)
+        shaped = _matches(text, r"^(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/\d{4}$")
+        safe = _where(shaped, text, "01/01/1970")
+        stamp = pc.strptime(safe, format="%m/%d/%Y", unit="s", error_is_null=True)
+        # A day past the month's end (02/30) rolls into the next month in
+        # strptime; the written month then differs from the parsed one.
+        written_month = pc.cast(pc.replace_substring(pc.utf8_slice_codeunits(safe, 0, 2), "/", ""),
+                                pa.int64())
+        ok = pc.fill_null(pc.and_(shaped, pc.equal(pc.month(stamp), written_month)), False)
         values = pc.cast(_where(ok, stamp, 0), pa.date32())
         return values, [(pc.invert(ok), "not a real MM/DD/YYYY date")]
 
@@ -142,18 +144,22 @@ class Date:
 class Timestamp:
     """A timestamp written ``YYYY-MM-DD HH:MM:SS``, kept to the second.
 
-    Stored as ``timestamp[ms]`` because that is what Parquet holds; the
-    round trip through ``strftime`` rejects impossible dates and times.
+    Stored as ``timestamp[ms]`` because that is what Parquet holds;
+    impossible dates and times are rejected, never rolled over.
     """
 
     arrow_type = pa.timestamp("ms")
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        shape = "%Y-%m-%d %H:%M:%S"
+        # strptime bounds each field but rolls a day past the month's end
+        # (02-30) or a leap second (:60) over; the parsed day and second must
+        # therefore equal the written ones.
         shaped = _matches(text, r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-        stamp = pc.strptime(_where(shaped, text, "1970-01-01 00:00:00"), format=shape,
-                            unit="s", error_is_null=True)
-        same = pc.equal(pc.strftime(stamp, format=shape), text)
+        safe = _where(shaped, text, "1970-01-01 00:00:00")
+        stamp = pc.strptime(safe, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+        same = pc.and_(
+            pc.equal(pc.day(stamp), pc.cast(pc.utf8_slice_codeunits(safe, 8, 10), pa.int64())),
+            pc.equal(pc.second(stamp), pc.cast(pc.utf8_slice_codeunits(safe, 17, 19), pa.int64())))
         ok = pc.fill_null(pc.and_(shaped, same), False)
         values = pc.cast(_where(ok, stamp, 0), self.arrow_type)
         return values, [(pc.invert(ok), "not a YYYY-MM-DD HH:MM:SS timestamp")]

@@ -6,11 +6,16 @@ so peak memory is the typed day plus one block of text, not the whole file
 as strings.
 """
 
+import collections
+import concurrent.futures
 import dataclasses
 import decimal
+import functools
 import logging
+import os
 from typing import BinaryIO, Dict, List, Sequence, Tuple
 
+import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,17 +92,30 @@ def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult
     valid: List[pa.Table] = []
     rejected: List[pa.Table] = []
     landed = 0
-    # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
-    for batch in csv_batches(handle, len(names), range(len(names)), source):
-        raw = [batch.column(f"f{i}") for i in order]
-        good, bad = clean_batch(dataset, raw, landed + 1, source)
-        landed += batch.num_rows
-        valid.append(good)
-        rejected.append(bad)
+    # pyarrow's kernels release the GIL: blocks are validated on every core,
+    # a bounded number at a time so memory stays one block per thread.
+    workers = os.cpu_count() or 1
+    pending: "collections.deque" = collections.deque()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
+        for batch in csv_batches(handle, len(names), range(len(names)), source):
+            raw = [batch.column(f"f{i}") for i in order]
+            pending.append(pool.submit(clean_batch, dataset, raw, landed + 1, source))
+            landed += batch.num_rows
+            while len(pending) > workers:
+                _collect(pending.popleft(), valid, rejected)
+        while pending:
+            _collect(pending.popleft(), valid, rejected)
     silver = pa.concat_tables(valid) if valid else _empty(dataset.silver_schema, ROW)
     rejects = (pa.concat_tables(rejected) if rejected
                else dataset.rejects_schema.empty_table())
     return SilverResult(deduplicate(dataset, silver), rejects, landed, extras)
+
+
+def _collect(future, valid: List[pa.Table], rejected: List[pa.Table]) -> None:
+    good, bad = future.result()
+    valid.append(good)
+    rejected.append(bad)
 
 
 def _empty(schema: pa.Schema, row_column: str) -> pa.Table:
@@ -118,38 +136,45 @@ def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
         (valid rows typed, with their row number in ``__row__``; rejects).
     """
     count = len(raw[0]) if raw else 0
-    reasons = pa.nulls(count, pa.string())
+    broken: List[Tuple[pa.Array, str]] = []  # (rows breaking a rule, the rule's name)
     values = []
     for column, text in zip(dataset.columns, raw):
         trimmed = pc.utf8_trim_whitespace(text)
         empty = pc.equal(trimmed, "")
         typed, problems = column.type.parse(trimmed)
+        label = column.header
         if column.required:
-            problems = [(empty, "required")] + [(pc.and_not(m, empty), r) for m, r in problems]
-        else:
-            problems = [(pc.and_not(m, empty), r) for m, r in problems]
-        for mask, rule in problems:
-            reasons = _add_reason(reasons, mask, f"{column.header}: {rule}")
-        values.append(pc.if_else(empty, pa.scalar(None, typed.type), typed))
-    rows = pa.array(range(first_row, first_row + count), pa.int64())
+            broken.append((empty, f"{label}: required"))
+        else:  # an allowed empty value is null in silver
+            typed = pc.if_else(empty, pa.scalar(None, typed.type), typed)
+        broken += [(pc.and_not(mask, empty), f"{label}: {rule}") for mask, rule in problems]
+        values.append(typed)
+    rows = pa.array(numpy.arange(first_row, first_row + count, dtype=numpy.int64))
     table = pa.table(values + [rows], names=[c.name for c in dataset.columns] + [ROW])
-    table, reasons = _add_derived(dataset, table, reasons)
-    bad = pc.is_valid(reasons)
+    table, broken = _add_derived(dataset, table, broken)
+    bad = functools.reduce(pc.or_, (pc.fill_null(mask, False) for mask, _ in broken),
+                           pa.repeat(False, count))
     table = table.filter(pc.invert(bad))
-    rejects = pa.table(
-        list(raw) + [pa.array([source] * count, pa.string()), rows, reasons],
-        schema=dataset.rejects_schema).filter(bad)
+    rejected = [pc.filter(column, bad) for column in list(raw) + [rows]]
+    size = len(rejected[-1])
+    rejects = pa.table(rejected[:-1] + [pa.repeat(pa.scalar(source, pa.string()), size),
+                                        rejected[-1], _reasons(broken, bad)],
+                       schema=dataset.rejects_schema)
     return table, rejects
 
 
-def _add_reason(reasons: pa.Array, mask: pa.Array, rule: str) -> pa.Array:
-    mask = pc.fill_null(mask, False)
-    joined = pc.binary_join_element_wise(reasons, pa.scalar(rule), "; ",
-                                         null_handling="skip")
-    return pc.if_else(mask, joined, reasons)
+def _reasons(broken: List[Tuple[pa.Array, str]], bad: pa.Array) -> pa.Array:
+    """Every rule each rejected row breaks, joined with "; " (rejected rows only: few)."""
+    where = pc.indices_nonzero(bad)
+    texts: List[List[str]] = [[] for _ in range(len(where))]
+    for mask, rule in broken:
+        for position, hit in enumerate(pc.take(pc.fill_null(mask, False), where).to_pylist()):
+            if hit:
+                texts[position].append(rule)
+    return pa.array(["; ".join(parts) for parts in texts], pa.string())
 
 
-def _add_derived(dataset: Dataset, table: pa.Table, reasons: pa.Array):
+def _add_derived(dataset: Dataset, table: pa.Table, broken: List[Tuple[pa.Array, str]]):
     """Appends exact derived columns; a result too large for its type rejects the row."""
     for derived in dataset.derived:
         left = pc.fill_null(table.column(derived.left), 0)
@@ -160,11 +185,11 @@ def _add_derived(dataset: Dataset, table: pa.Table, reasons: pa.Array):
         limit = pa.scalar(decimal.Decimal(10) ** (derived.type.precision - derived.type.scale),
                           product.type)
         too_large = pc.greater_equal(pc.abs(product), limit)
-        reasons = _add_reason(reasons, too_large, f"{derived.name}: too large")
+        broken = broken + [(too_large, f"{derived.name}: too large")]
         fitted = pc.if_else(too_large, pa.scalar(0, product.type), product)
         table = table.append_column(pa.field(derived.name, derived.type),
                                     pc.cast(fitted, derived.type))
-    return _move_last(table, ROW), reasons
+    return _move_last(table, ROW), broken
 
 
 def _move_last(table: pa.Table, name: str) -> pa.Table:
