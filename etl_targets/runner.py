@@ -17,6 +17,8 @@ import luigi
 import luigi.interface
 import luigi.scheduler
 import luigi.worker
+import pyarrow
+import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
 from etl_targets.session import LakeSession, activate
@@ -128,6 +130,8 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
     if not central and _all_complete(session, tasks):
         # The no-op rerun: the listings already prove it, luigi has nothing to do.
         return BuildOutcome(None, [], {}, [], session=session)
+    if options["workers"] > 1:
+        _warm_up_before_fork()
     with activate(session):
         result = luigi.build(list(tasks), worker_scheduler_factory=factory,
                              detailed_summary=True, **options)
@@ -157,6 +161,15 @@ def _wait_for_other_workers(result: LuigiRunResult, tasks, poll_seconds: float =
         if not running:
             return False
         time.sleep(poll_seconds)
+
+
+def _warm_up_before_fork() -> None:
+    """Pays pyarrow's one-time ``strptime`` set-up (~0.2 s) once, in the parent.
+
+    With several worker processes luigi forks one child per task; without
+    this every child would pay it again.
+    """
+    pyarrow.compute.strptime(pyarrow.array(["01/01/2026"]), format="%m/%d/%Y", unit="s")
 
 
 def _all_complete(session: LakeSession, tasks) -> bool:
