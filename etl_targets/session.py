@@ -130,11 +130,25 @@ class LakeSession:
         if key in self._tables:
             self._tables.move_to_end(key)
             return self._tables[key]
+        whole = self._tables.get((_key(fs, path), ()))
+        if whole is not None:  # written in this build: select, do not decode
+            return whole.select(list(columns)) if columns else whole
         table = decode(self.read(fs, path))
-        self._tables[key] = table
-        while len(self._tables) > TABLES_KEPT:
-            self._tables.popitem(last=False)
+        self._keep(key, table)
         return table
+
+    def _keep(self, key: tuple, table) -> None:
+        """Bounded by count and by bytes: a backfill of big days must not pile up tables."""
+        self._tables.pop(key, None)
+        self._tables[key] = table
+        while len(self._tables) > TABLES_KEPT or (
+                len(self._tables) > 1 and
+                sum(t.nbytes for t in self._tables.values()) > self._cache_bytes):
+            self._tables.popitem(last=False)
+
+    def keep_table(self, fs, path: str, table) -> None:
+        """Remembers a table just written, so readers in this build skip decoding it."""
+        self._keep((_key(fs, path), ()), table)
 
     def held(self, fs, path: str) -> Optional[bytes]:
         """The bytes if this build holds them, without touching storage."""

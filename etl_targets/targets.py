@@ -196,6 +196,9 @@ class ParquetTarget(LakeTarget):
         if not isinstance(table, pa.Table):
             table = pa.Table.from_pandas(table, preserve_index=False)
         self.write_bytes(formats.to_parquet_bytes(table))
+        active = session.current()
+        if active is not None:
+            active.keep_table(self._fs, self.path, table)
 
     def num_rows(self) -> int:
         return formats.parquet_num_rows(self.read_bytes())

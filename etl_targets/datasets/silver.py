@@ -206,13 +206,15 @@ def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW) -> pa
     """
     keys = list(dataset.dedup_keys)
     ordering = [(k, "ascending") for k in keys + [dataset.latest_by, tie_breaker]]
-    ordered = table.sort_by(ordering)
-    count = ordered.num_rows
+    count = table.num_rows
     if count == 0:
-        return ordered.drop_columns([tie_breaker])
-    changes = pa.array([False] * (count - 1), pa.bool_())
+        return table.drop_columns([tie_breaker])
+    # Sort indices on the few ordering columns, find each key's last row on
+    # the sorted keys, then gather whole rows once: only the winners.
+    order = pc.sort_indices(table.select([k for k, _ in ordering]), sort_keys=ordering)
+    changes = pa.repeat(False, count - 1)
     for key in keys:
-        column = ordered.column(key).combine_chunks()
+        column = pc.take(table.column(key), order).combine_chunks()
         changes = pc.or_(changes, pc.not_equal(column.slice(0, count - 1), column.slice(1)))
     winners = pa.concat_arrays([changes, pa.array([True])])
-    return ordered.filter(winners).drop_columns([tie_breaker])
+    return table.take(pc.filter(order, winners)).drop_columns([tie_breaker])
