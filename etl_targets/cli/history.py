@@ -7,7 +7,6 @@ from typing import List
 from etl_targets import ops
 from etl_targets.cli import exitcodes
 from etl_targets.config import load_settings
-from etl_targets.errors import EtlError
 
 COLUMNS = ("run_id", "pipeline", "dates", "env", "started", "duration", "status", "failed_step")
 
@@ -77,5 +76,3 @@ def _human(age: dt.timedelta) -> str:
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m"
 
-
-__all__ = ["run_runs", "run_freshness", "EtlError"]

@@ -20,6 +20,7 @@ from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import load_settings
 from etl_targets.dates import days_between, describe_dates
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
+from etl_targets.session import activate
 from etl_targets.summary import published_counts, totals
 from etl_targets.tasks import gold_tasks
 
@@ -126,8 +127,6 @@ def _progress_listener(tasks, total):
 
 
 def _report(outcome, console, record, date_count) -> int:
-    from etl_targets.session import activate
-
     with activate(outcome.session):  # dry-run outputs live in the session
         counts = published_counts(outcome.ran, outcome.session.durations)
     if record["dry_run"] and counts:
