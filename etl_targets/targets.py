@@ -109,7 +109,11 @@ class _AtomicText(io.TextIOWrapper):
         return super().__exit__(exc_type, exc, tb)
 
     def __del__(self):
-        if not self.closed:
+        try:
+            abandoned = not self.closed
+        except ValueError:  # already detached by __exit__: nothing left to discard
+            return
+        if abandoned:
             self.detach().discard()
 
 
