@@ -3,8 +3,9 @@
 "For contract-conforming data nobody here generated, both gold tables match
 an independent computation exactly (revenue to the cent)." A month of SO
 files from the foreign writer (``tests/foreign_so.py``) and the shipped
-sample data are built through the real luigi graph into a local lake; the
-published Parquet is read back and compared row by row with the reference
+sample data are built through the real luigi graph into a local lake (the
+foreign month also into an S3 lake on the moto server); the published
+Parquet is read back and compared row by row with the reference
 implementation (``tests/reference_so.py``), which shares no code with the
 pipeline. Money is compared as ``Decimal``, never as float.
 """
@@ -59,6 +60,19 @@ class Lake:
     def table(self, stage: str, name: str, day: dt.date) -> pa.Table:
         return pq.read_table(self.root / stage / name / f"date={day.isoformat()}" / "data.parquet")
 
+
+class S3Lake(Lake):
+    """The same, with the lake in a bucket, read back through an s3fs client."""
+
+    def __init__(self, client, root: str, landing: Path, dates):
+        super().__init__(root, landing, dates)
+        self.client = client
+
+    def table(self, stage: str, name: str, day: dt.date) -> pa.Table:
+        with self.client.open(f"{self.root}/{stage}/{name}/date={day.isoformat()}/data.parquet",
+                              "rb") as handle:
+            return pq.read_table(handle)
+
     def rows(self, stage: str, name: str, day: dt.date):
         return self.table(stage, name, day).to_pylist()
 
@@ -94,6 +108,22 @@ def foreign_lake(tmp_path_factory):
     build([GoldSO(date=day, **where) for day in FOREIGN_DATES]
           + [GoldSOMTD(date=day, **where) for day in FOREIGN_DATES])
     return Lake(lake, landing, FOREIGN_DATES)
+
+
+@pytest.fixture(scope="module")
+def foreign_s3_lake(tmp_path_factory, s3_module_env, s3fs_client):
+    """The same foreign month, landed in a bucket and built into an S3 lake (moto over HTTP)."""
+    landing = tmp_path_factory.mktemp("foreign-s3") / "landing"
+    write_foreign_month(landing, FOREIGN_YEAR, FOREIGN_MONTH, days=FOREIGN_DAYS,
+                        rows_per_day=60, seed=20260306)
+    bucket = s3_module_env
+    names = [landing_name(day) for day in FOREIGN_DATES]
+    s3fs_client.put([str(landing / "so" / name) for name in names],
+                    [f"{bucket}/landing/so/{name}" for name in names])
+    where = {"lake_root": f"s3://{bucket}/lake", "landing_root": f"s3://{bucket}/landing"}
+    build([GoldSO(date=day, **where) for day in FOREIGN_DATES]
+          + [GoldSOMTD(date=day, **where) for day in FOREIGN_DATES])
+    return S3Lake(s3fs_client, f"{bucket}/lake", landing, FOREIGN_DATES)
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +225,27 @@ def test_every_day_of_the_month_has_a_rejects_table(foreign_lake):
         expected = [r["row_number"] for r in foreign_lake.reference_rejects(day)]
         published = foreign_lake.rows("silver", "so_rejects", day)
         assert sorted(r["row_number"] for r in published) == expected
+
+
+# --- the same foreign data on an S3 lake ----------------------------------------------
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("day", FOREIGN_DATES, ids=str)
+def test_s3_daily_sales_matches_independent_computation_exactly(foreign_s3_lake, day):
+    published = foreign_s3_lake.rows("gold", "so_daily_sales", day)
+    expected = daily_sales(foreign_s3_lake.reference_silver(day))
+    assert expected, "the day should have sales"
+    assert published == expected
+    assert_money_is_decimal(published, "revenue")
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("day", FOREIGN_DATES, ids=str)
+def test_s3_mtd_by_region_matches_independent_computation_exactly(foreign_s3_lake, day):
+    published = foreign_s3_lake.rows("gold", "so_mtd_by_region", day)
+    assert published == foreign_s3_lake.reference_mtd(day)
+    assert_money_is_decimal(published, "revenue")
 
 
 # --- the shipped sample data ----------------------------------------------------------
