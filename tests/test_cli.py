@@ -440,15 +440,20 @@ class FailedTask:
     run: Run
 
 
+def land_without_qty(ws: Workspace, day: dt.date) -> None:
+    """Lands the sample file of ``day`` with its Qty column cut out (a file-level error)."""
+    with open(SAMPLE_SO / landing_name(day), encoding="utf-8-sig", newline="") as source:
+        rows = list(csv.reader(source))
+    qty = [h.strip().lower() for h in rows[0]].index("qty")
+    with open(ws.landing_file(day), "w", encoding="utf-8", newline="") as target:
+        csv.writer(target).writerows([f for i, f in enumerate(row) if i != qty] for row in rows)
+
+
 @pytest.fixture(scope="module")
 def no_qty_column(tmp_path_factory) -> FailedTask:
     """2026-01-01's file with its Qty column cut out."""
     ws = Workspace(tmp_path_factory.mktemp("noqty"))
-    with open(SAMPLE_SO / landing_name(JAN_1), encoding="utf-8-sig", newline="") as source:
-        rows = list(csv.reader(source))
-    qty = [h.strip().lower() for h in rows[0]].index("qty")
-    with open(ws.landing_file(JAN_1), "w", encoding="utf-8", newline="") as target:
-        csv.writer(target).writerows([f for i, f in enumerate(row) if i != qty] for row in rows)
+    land_without_qty(ws, JAN_1)
     return FailedTask(ws, ws.run("so", "--date", "2026-01-01"))
 
 
@@ -474,6 +479,16 @@ def test_failing_task_leaves_failure_manifest_and_run_record_and_no_latest(no_qt
     (record,) = ws.run_records()
     assert record["status"] == "failure" and record["run_id"] == manifest["run_id"]
     assert not ws.ops("latest", "so.json").exists()
+
+
+def test_failing_task_and_missing_files_are_named_in_the_same_error_line(tmp_path):
+    ws = Workspace(tmp_path)
+    land_without_qty(ws, JAN_1)  # and Jan 2 and 3 are missing
+    run = ws.run("so", "--date", "2026-01-03")
+    assert run.code == 5, str(run)
+    (line,) = error_lines(run)
+    assert landing_name(JAN_1) in line and "Qty" in line, str(run)
+    assert str(ws.landing_file(JAN_2)) in line and str(ws.landing_file(JAN_3)) in line, str(run)
 
 
 def test_date_defaults_to_today(tmp_path):

@@ -146,18 +146,16 @@ def _report(outcome, console, record, date_count) -> int:
     record["inputs"] = [{"date": c.date, "path": c.source, "sha256": c.sha256}
                         for c in counts if c.step == "bronze"]
     record["tasks_run"] = len(outcome.ran)
+    missing = _missing_text(outcome.missing)
     if outcome.failures:
         task, message = next(iter(outcome.failures.items()))
         more = len(outcome.failures) - 1
         text = message + (f" (and {more} more failed task(s); see the log)" if more else "")
+        text += f"; also {missing}" if missing else ""
         return _fail(record, console, task.task_family, text, exitcodes.TASK_FAILED)
-    if outcome.missing:
-        missing = sorted(outcome.missing, key=lambda t: t.date)
-        files = [t.output().location for t in missing]
-        shown = ", ".join(files[:3]) + (f" (and {len(files) - 3} more)" if len(files) > 3 else "")
-        return _fail(record, console, missing[0].task_family,
-                     f"missing landing file{'s' if len(files) > 1 else ''}: {shown}",
-                     exitcodes.MISSING_INPUT)
+    if missing:
+        first = min(outcome.missing, key=lambda t: t.date)
+        return _fail(record, console, first.task_family, missing, exitcodes.MISSING_INPUT)
     if outcome.done_elsewhere:
         console.event("build", "done", "   the rest was built by other workers of the same "
                       "scheduler", done_elsewhere=True)
@@ -170,6 +168,15 @@ def _report(outcome, console, record, date_count) -> int:
         console.event("build", "complete", f"   already complete: nothing to build for "
                       f"{date_count} date(s)", already_complete=True)
     return exitcodes.OK
+
+
+def _missing_text(missing_tasks) -> str:
+    """"missing landing file(s): a, b, c (and N more)", or "" when nothing is missing."""
+    files = [t.output().location for t in sorted(missing_tasks, key=lambda t: t.date)]
+    if not files:
+        return ""
+    shown = ", ".join(files[:3]) + (f" (and {len(files) - 3} more)" if len(files) > 3 else "")
+    return f"missing landing file{'s' if len(files) > 1 else ''}: {shown}"
 
 
 def _by_step(counts):
