@@ -144,6 +144,13 @@ def test_line_and_qty_accept_a_plus_sign_and_leading_zeros():
     assert (column(result, "line"), column(result, "qty")) == ([3], [7])
 
 
+@pytest.mark.parametrize("digits", ["\uff11\uff12", "\u00b2", "\u0663"], ids=["fullwidth", "superscript", "arabic-indic"])
+def test_non_ascii_digits_in_line_or_qty_reject_the_row_not_the_file(digits):
+    result = read(row(qty=digits), row(so_number="SO-2", line=digits), row(so_number="SO-3"))
+    assert column(result, "so_number") == ["SO-3"]
+    assert [r.split(":")[0] for r in reasons(result)] == ["Qty", "Line"]
+
+
 def test_zero_unit_price_is_allowed():
     result = read(row(unit_price="0.00"))
     assert column(result, "unit_price") == [Decimal("0.00")]
@@ -175,6 +182,13 @@ def test_status_is_matched_trimmed_and_case_folded_and_stored_canonical():
     assert result.rejects.num_rows == 0
     assert sorted(column(result, "status")) == sorted(
         ["SHIPPED", "OPEN", "INVOICED", "CANCELLED", "CANCELLED"])
+
+
+def test_region_and_status_are_matched_with_full_unicode_case_folding():
+    # "\u017f" (long s) case-folds to "s": "\u017fouth" is South, as str.casefold says.
+    result = read(row(region="\u017fouth", status="\u017fhipped"))
+    assert result.rejects.num_rows == 0
+    assert (column(result, "region"), column(result, "status")) == (["South"], ["SHIPPED"])
 
 
 def test_currency_is_trimmed_and_stored_upper_case():

@@ -57,7 +57,9 @@ class Integer:
         return pa.int32() if self.bits == 32 else pa.int64()
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        plain = pc.utf8_is_digit(text)
+        # ASCII digits only: utf8_is_digit would also pass "²" or "١٢", which
+        # int64 casts refuse, failing the whole file instead of the row.
+        plain = pc.ascii_is_decimal(text)
         if pc.all(plain).as_py():  # the usual block: digits only, no regex needed
             digits, shaped = text, plain
         else:
@@ -179,6 +181,12 @@ class Choice:
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         folded = pa.array([value.casefold() for value in self.values])
         index = pc.index_in(pc.utf8_lower(text), value_set=folded)
+        unsettled = pc.and_(pc.is_null(index), pc.invert(pc.string_is_ascii(text)))
+        if pc.any(unsettled).as_py():
+            # Lower-casing is case-folding for ASCII; the rare non-ASCII miss
+            # ("ſouth", "STRAßE") gets Python's full Unicode case folding.
+            index = pc.index_in(pa.array([v.casefold() for v in text.to_pylist()], pa.string()),
+                                value_set=folded)
         values = pc.take(pa.array(self.values), index)
         missing = pc.is_null(index)
         return values, [(missing, "not one of " + "/".join(self.values))]
