@@ -109,7 +109,8 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         workers: worker processes on this machine.
         scheduler_host: a ``luigid`` to share work with other machines;
             None uses an in-process scheduler. With a central scheduler the
-            worker stays alive while others run tasks it needs.
+            worker stays alive while others run tasks it needs. Ignored by
+            a dry run, which always schedules in-process.
         scheduler_port: the ``luigid`` port (luigi.cfg default otherwise).
         dry_run: run everything in memory; nothing reaches the lake.
         listener: called with (task_id, status) on every status change.
@@ -119,7 +120,10 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         StorageError: a stage's listing failed (never read as "absent").
     """
     session = session or LakeSession(dry_run=dry_run)
-    central = scheduler_host is not None
+    # A dry run never reports to luigid: its tasks would be DONE there, and
+    # the scheduler would then refuse to run them for real (outputs that
+    # were never written).
+    central = scheduler_host is not None and not dry_run
     options = {"local_scheduler": not central, "workers": 1 if dry_run else workers}
     if central:
         options["scheduler_host"] = scheduler_host

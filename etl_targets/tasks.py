@@ -62,9 +62,9 @@ class DatedTask(luigi.Task):
 
     dataset: Dataset = None  # set by make_tasks
     date = luigi.DateParameter(description="business date")
-    lake_root = luigi.Parameter(default="", significant=False,
+    lake_root = luigi.Parameter(default="",
                                 description="lake URL; empty: luigi.cfg / ETL_LAKE_ROOT")
-    landing_root = luigi.Parameter(default="", significant=False,
+    landing_root = luigi.Parameter(default="",
                                    description="landing URL; empty: luigi.cfg / ETL_LANDING_ROOT")
     source = luigi.Parameter(default="", significant=False,
                              description="override of this date's landing file (--input)")

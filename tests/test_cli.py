@@ -685,6 +685,30 @@ def test_run_against_luigid_leaves_gold_tasks_done_in_its_api(tmp_path, luigid):
     assert any(task_id.startswith("GoldSOMTD_") for task_id in done)
 
 
+@pytest.mark.luigid
+def test_dry_run_with_a_scheduler_host_leaves_luigid_untouched_and_the_real_run_builds(
+        tmp_path, luigid):
+    ws = Workspace(tmp_path)
+    ws.land(JAN_1)
+    where = ("--scheduler-host", luigid.host, "--scheduler-port", str(luigid.port))
+    dry = ws.run("so", "--date", "2026-01-01", "--dry-run", *where)
+    assert dry.code == 0 and luigid.api("task_list", status="") == {}, str(dry)
+    real = ws.run("so", "--date", "2026-01-01", *where)
+    assert real.code == 0, str(real)
+    assert (ws.lake / "gold" / "so_daily_sales" / partition(JAN_1) / "data.parquet").exists()
+
+
+@pytest.mark.luigid
+def test_runs_on_two_lakes_sharing_one_luigid_both_build(tmp_path, luigid):
+    where = ("--scheduler-host", luigid.host, "--scheduler-port", str(luigid.port))
+    first, second = Workspace(tmp_path / "dev"), Workspace(tmp_path / "prod")
+    for ws in (first, second):
+        ws.land(JAN_1)
+        run = ws.run("so", "--date", "2026-01-01", *where)
+        assert run.code == 0, str(run)
+        assert (ws.lake / "gold" / "so_daily_sales" / partition(JAN_1) / "data.parquet").exists()
+
+
 SECRET = "SECRETdistinct123"
 
 
