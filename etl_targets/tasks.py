@@ -9,8 +9,10 @@ For every registered dataset ``X`` (code ``SO``...) this module creates:
 
 The classes are made by :func:`make_tasks` from the declaration, so adding a
 dataset never means writing task classes. All share ``date`` and carry the
-roots and the input override as insignificant parameters, passed down with
-luigi's ``Task.clone`` so one build sees one configuration.
+roots and the input override, passed down with luigi's ``Task.clone`` so one
+build sees one configuration. The roots are significant (part of the task
+id): a dev and a prod lake sharing one ``luigid`` are different work. The
+override is not: it changes where a date's file is read, not what is built.
 """
 
 import datetime as dt
