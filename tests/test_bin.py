@@ -209,3 +209,16 @@ def test_etl_run_failure_appends_a_line_to_failures_log(failing):
 def test_etl_run_failure_runs_the_alert_command(failing):
     _, run, alert = failing
     assert alert.read_text().strip() == "so 4", str(run)
+
+
+def test_etl_run_alert_written_as_the_readme_shows_runs_with_the_failure(tmp_path):
+    # The README's env file line: single-quoted, naming variables set only at alert time.
+    site = Site(tmp_path)
+    alert = tmp_path / "alert.txt"
+    with site.env_file.open("a") as env_file:
+        env_file.write(f"ETL_ALERT_CMD='echo \"etl $ETL_PIPELINE failed: exit $ETL_EXIT_CODE\""
+                       f" > {alert}'\n")
+    run = site.run("so", "--date", "2026-01-01")  # no landing file
+    assert run.code == 4, str(run)
+    assert alert.read_text().strip() == "etl so failed: exit 4", str(run)
+    assert len(site.failures()) == 1
