@@ -91,9 +91,15 @@ def location(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return redact(fs.unstrip_protocol(path))
 
 
+#: ``?X-Amz-Signature=...``, ``&token=...``: query values that are secrets
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&][^=&\s]*(?:signature|credential|token|secret|password|passwd|key|sig)[^=&\s]*=)"
+    r"[^&\s]+")
+
+
 def redact(url: str) -> str:
-    """Removes ``user:secret@`` from a URL before it is printed or stored."""
-    return re.sub(r"(?<=://)[^/@]+@", "", url)
+    """Removes ``user:secret@`` and secret query values (presigned URLs) from a URL or message."""
+    return _SECRET_QUERY.sub(r"\1REDACTED", re.sub(r"(?<=://)[^/@\s]+@", "", url))
 
 
 def is_local(fs: fsspec.AbstractFileSystem) -> bool:

@@ -25,7 +25,7 @@ from typing import Dict, List, Type
 
 import luigi
 
-from etl_targets import config, layout
+from etl_targets import config, layout, storage
 from etl_targets.dates import month_to_date
 from etl_targets.datasets import DATASETS
 from etl_targets.datasets.base import DAY, Dataset, GoldTable
@@ -59,17 +59,30 @@ def memoized(method):
     return wrapper
 
 
+class LocationParameter(luigi.Parameter):
+    """A URL parameter whose serialised form never carries a secret.
+
+    luigi shows parameters in its log lines, in task ids and in what it sends
+    to ``luigid`` (whose API anyone on the network can read) through
+    ``serialize``; a ``user:secret@`` or a presigned URL's signature must not
+    travel there. The task itself keeps the real value.
+    """
+
+    def serialize(self, x) -> str:
+        return storage.redact(super().serialize(x))
+
+
 class DatedTask(luigi.Task):
     """Shared parameters and the listing-based ``bulk_complete``."""
 
     dataset: Dataset = None  # set by make_tasks
     date = luigi.DateParameter(description="business date")
-    lake_root = luigi.Parameter(default="",
-                                description="lake URL; empty: luigi.cfg / ETL_LAKE_ROOT")
-    landing_root = luigi.Parameter(default="",
-                                   description="landing URL; empty: luigi.cfg / ETL_LANDING_ROOT")
-    source = luigi.Parameter(default="", significant=False,
-                             description="override of this date's landing file (--input)")
+    lake_root = LocationParameter(default="",
+                                  description="lake URL; empty: luigi.cfg / ETL_LAKE_ROOT")
+    landing_root = LocationParameter(default="",
+                                     description="landing URL; empty: luigi.cfg / ETL_LANDING_ROOT")
+    source = LocationParameter(default="", significant=False,
+                               description="override of this date's landing file (--input)")
 
     @property
     def lake(self) -> str:

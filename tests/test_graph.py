@@ -350,3 +350,18 @@ def test_luigi_command_exits_non_zero_when_a_task_fails(landing_without_qty, tmp
 def test_luigi_command_exits_non_zero_when_a_landing_file_is_missing(landing_without_jan_3):
     done = run_luigi_command("GoldSOMTD", "--date", "2026-01-05")
     assert done.returncode != 0
+
+
+# --------------------------------------------------------------------------
+# Secrets in URLs stay out of luigi's logs, task ids and luigid
+# --------------------------------------------------------------------------
+
+def test_task_ids_logs_and_scheduler_params_never_carry_a_secret_in_a_url():
+    task = GoldSO(date=QUICK_START, lake_root="s3://KEYID:s3cr3t@lake/erp",
+                  landing_root="s3://drop/erp",
+                  source="https://drop.example/x.csv?X-Amz-Credential=KEYID&X-Amz-Signature=s1gn")
+    shown = [repr(task), str(task), task.task_id,
+             json.dumps(task.to_str_params(only_significant=False))]
+    for text in shown:
+        assert "s3cr3t" not in text and "s1gn" not in text and "KEYID" not in text, text
+    assert task.lake_root == "s3://KEYID:s3cr3t@lake/erp"  # the task itself keeps the real URL
