@@ -8,8 +8,12 @@
 tables or pandas DataFrames. Every write is atomic.
 """
 
+import contextlib
 import io
-from typing import Optional, Sequence
+import os
+import posixpath
+import tempfile
+from typing import Iterator, Optional, Sequence
 
 import luigi.target
 import pyarrow as pa
@@ -148,6 +152,21 @@ class LakeTarget(luigi.target.FileSystemTarget):
         if active is None:
             return storage.exists(self._fs, self.path)
         return active.exists(self._fs, self.path, self.listing_prefix)
+
+    @contextlib.contextmanager
+    def temporary_path(self) -> Iterator[str]:
+        """A local scratch path for tools that write a file themselves.
+
+        Replaces luigi's version, which writes ``<name>-luigi-tmp-NNN`` beside
+        the target (visible to Parquet readers, left behind on failure). The
+        scratch file lives in a private temporary folder, outside the lake,
+        and is published atomically only when the block succeeds.
+        """
+        with tempfile.TemporaryDirectory(prefix=".etl-") as folder:
+            scratch = os.path.join(folder, posixpath.basename(self.path))
+            yield scratch
+            with open(scratch, "rb") as handle:
+                self.write_bytes(handle.read())
 
     def open(self, mode: str = "r"):
         """``r``/``rb`` read; ``w``/``wb`` write atomically on close."""

@@ -408,6 +408,25 @@ class TestLakeTargetContract:
                 raise Boom()
         assert not target.exists()
 
+    def test_temporary_path_publishes_only_when_the_block_succeeds(self, backend):
+        target = LakeTarget(backend.url("d", "f.bin"))
+        with target.temporary_path() as scratch:
+            with open(scratch, "wb") as handle:
+                handle.write(BINARY)
+            assert not target.exists() and backend.all_files() == set()
+        assert target.read_bytes() == BINARY
+        assert backend.all_files() == {backend.path("d", "f.bin")}
+
+    def test_temporary_path_that_raises_leaves_nothing_anywhere(self, backend):
+        target = LakeTarget(backend.url("d", "f.bin"))
+        with pytest.raises(Boom):
+            with target.temporary_path() as scratch:
+                with open(scratch, "wb") as handle:
+                    handle.write(BINARY)
+                raise Boom()
+        assert backend.all_files() == set()
+        assert not os.path.exists(scratch)
+
     def test_exception_inside_with_open_w_keeps_the_previous_content(self, backend):
         target = LakeTarget(backend.url("f.txt"))
         with target.open("w") as handle:
