@@ -341,6 +341,7 @@ def test_dry_run_leaves_a_local_lake_byte_for_byte_unchanged(tmp_path):
     dry = ws.run("so", "--date", "2026-01-03", "--dry-run")
     assert dry.code == 0, str(dry)
     assert dry.stage_counts(), dry  # it did compute something
+    assert not ws.log_file(JAN_3).exists(), "a dry run writes no log file either"
     assert local_snapshot(ws.lake) == before
 
 

@@ -8,7 +8,7 @@ keeps luigi's own messages and every traceback.
 import contextlib
 import logging
 import os
-from typing import Iterator
+from typing import Iterator, Optional
 
 import luigi.configuration
 
@@ -21,15 +21,19 @@ def log_path(log_dir: str, pipeline: str, day) -> str:
 
 
 @contextlib.contextmanager
-def run_log(path: str, run_id: str) -> Iterator[logging.Logger]:
+def run_log(path: Optional[str], run_id: str) -> Iterator[logging.Logger]:
     """Sends every log record of this run to ``path`` (and nowhere else).
 
     luigi is told not to configure logging, so its own console handler never
-    prints tracebacks on the terminal.
+    prints tracebacks on the terminal. ``path=None`` (a dry run, which
+    writes nothing anywhere) discards the records instead.
     """
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
-    handler = logging.FileHandler(path, encoding="utf-8")
+    if path is None:
+        handler: logging.Handler = logging.NullHandler()
+    else:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(
         f"%(asctime)s %(levelname)s %(name)s [{run_id}] %(message)s"))
     root = logging.getLogger()

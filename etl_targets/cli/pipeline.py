@@ -48,7 +48,8 @@ def run_pipeline(args, dataset) -> int:
         "lake_root": storage.redact(settings.lake_root),
         "input": storage.redact(args.input) if args.input else None, **ops.who(),
     }
-    with run_log(log_path(settings.log_dir, dataset.folder, manifest_day), run_id):
+    log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, manifest_day)
+    with run_log(log_file, run_id):
         _banner(console, dataset, record, args)
         log.info("run %s started: %s", run_id, record)
         try:
