@@ -328,6 +328,13 @@ def test_second_run_changes_no_data_file_and_only_files_a_new_run_record(jan_27)
     assert record["status"] == "success" and record["tasks_run"] == 0
 
 
+def test_second_run_latest_pointer_still_names_every_gold_table(jan_27):
+    latest = jan_27.ws.latest()
+    assert latest["run_id"] != jan_27.latest["run_id"] and latest["already_complete"] is True
+    for table in GOLD_TABLES:
+        assert str(jan_27.ws.gold_file(table, JAN_27)) in latest["outputs"], latest
+
+
 # --------------------------------------------------------------------------
 # --dry-run
 # --------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
                            listener=progress)
-    return _report(outcome, console, record, len(dates))
+    return _report(outcome, console, record, tasks)
 
 
 def _progress_listener(tasks, total):
@@ -127,7 +127,7 @@ def _progress_listener(tasks, total):
     return listener
 
 
-def _report(outcome, console, record, date_count) -> int:
+def _report(outcome, console, record, tasks) -> int:
     with activate(outcome.session):  # dry-run outputs live in the session
         counts = published_counts(outcome.ran, outcome.session.durations)
     if record["dry_run"] and counts:
@@ -164,10 +164,15 @@ def _report(outcome, console, record, date_count) -> int:
                                 luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
         return _fail(record, console, "schedule",
                      f"not everything ran: {outcome.summary}", exitcodes.NOT_RUN)
+    # On success every requested gold table exists, built now or earlier: a
+    # no-op rerun's manifest and latest pointer still say where the data is.
+    # Counts and inputs describe only what this run built.
+    requested = [task.output().location for task in tasks]
+    record["outputs"] = requested + [o for o in record["outputs"] if o not in requested]
     record["already_complete"] = not outcome.ran
     if not outcome.ran:
         console.event("build", "complete", f"   already complete: nothing to build for "
-                      f"{date_count} date(s)", already_complete=True)
+                      f"{len({t.date for t in tasks})} date(s)", already_complete=True)
     return exitcodes.OK
 
 
