@@ -572,6 +572,16 @@ def test_json_log_format_prints_one_object_per_line_with_run_id_step_status_dura
         pq.read_metadata(ws.gold_file("so_daily_sales", d)).num_rows for d in (JAN_1, JAN_2, JAN_3))
 
 
+def test_json_log_format_failure_is_json_on_stdout_and_one_line_on_stderr(tmp_path):
+    ws = Workspace(tmp_path)  # no landing file
+    run = ws.run("so", "--date", "2026-01-01", "--log-format", "json")
+    assert run.code == 4, str(run)
+    failed = [e for e in run.json_events() if e["status"] == "failure" and e["step"] != "end"]
+    assert failed and str(ws.landing_file(JAN_1)) in failed[0]["error"], str(run)
+    (line,) = error_lines(run)
+    assert line.startswith("error: ") and str(ws.landing_file(JAN_1)) in line, str(run)
+
+
 # --------------------------------------------------------------------------
 # --env and bad command lines
 # --------------------------------------------------------------------------

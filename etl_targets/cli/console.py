@@ -34,6 +34,10 @@ class Console:
                       "duration_ms": duration_ms}
             record.update(fields)
             print(json.dumps(record, default=str, sort_keys=True), file=self.out, flush=True)
+            if status == "failure" and text and self.out is sys.stdout:
+                # stdout stays pure JSON; the one-line error is on stderr too,
+                # where cron wrappers (bin/etl-run's failures.log) look for it.
+                print(text.strip(), file=sys.stderr, flush=True)
         else:
             stream = sys.stderr if status == "failure" and self.out is sys.stdout else self.out
             print(text, file=stream, flush=True)
