@@ -28,8 +28,6 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import s3fs
 
@@ -237,11 +235,7 @@ def test_outputs_are_identical_to_a_one_worker_build(distributed):
     assert {f"lake/{key}" for key in shared} == expected_keys("lake")
     for key in sorted(shared):
         a, b = shared[key], single[key]
-        if key.endswith(".parquet"):
-            left, right = pq.read_table(pa.BufferReader(a)), pq.read_table(pa.BufferReader(b))
-            assert left.schema.equals(right.schema, check_metadata=True), key
-            assert left.num_rows == right.num_rows and left.equals(right), key
-        elif key.endswith("_manifest.json"):
+        if key.endswith("_manifest.json"):  # byte-identical but for the ingestion time
             left, right = json.loads(a), json.loads(b)
             left.pop("ingested_at"), right.pop("ingested_at")
             assert left == right, key
