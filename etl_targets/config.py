@@ -89,7 +89,9 @@ def load_settings(env: Optional[str] = None, environ: Mapping[str, str] = os.env
             raise ConfigError(
                 f"{key} is not configured: set it in luigi.cfg [{SECTION}] "
                 f"or export {ENVIRONMENT_OVERRIDES[key]}")
-        values[key] = value
+        # One spelling per root: "s3://lake/erp/" and "s3://lake/erp" are the
+        # same lake, and roots are part of luigi's task ids.
+        values[key] = value.rstrip("/") or value
     return Settings(env=env, **values)
 
 
