@@ -148,6 +148,15 @@ def remove_date_s3(client, bucket: str, prefix: str, day: dt.date,
             client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
 
 
+def remove_prefix_s3(client, bucket: str, prefix: str) -> None:
+    """Deletes every object below ``prefix/`` (a thousand per request)."""
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
 def median(values: List[float]) -> Optional[float]:
     values = sorted(v for v in values if v is not None)
     if not values:

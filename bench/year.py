@@ -11,13 +11,16 @@ on a fresh local lake and a fresh S3 lake (landing also on S3):
 4. catch-up of a mid-month date, the same way ("whatever day of the month").
 
 Each run is a fresh process; S3 requests are counted from the moto log.
+An S3 lake is deleted once its four runs are measured (outside the counted
+requests), so every repetition starts against a bucket of the same size.
 """
 
 import os
 import shutil
 from typing import Dict, List
 
-from measure import WORK, Record, Sizes, child, log, remove_date_local, remove_date_s3
+from measure import (WORK, Record, Sizes, child, log, remove_date_local, remove_date_s3,
+                     remove_prefix_s3)
 from moto_s3 import MotoServer, breakdown
 
 LANDING_BUCKET, LAKE_BUCKET = "bench-landing", "bench-lake"
@@ -94,3 +97,7 @@ def _one_lake(engine, backend, rep, sizes, landing, s3_landing, moto, client, pa
         req = "" if requests is None else f", {requests} S3 requests"
         log(f"  [{scenario}] rep {rep} {engine:5} {backend:5} {phase:14} "
             f"{record.wall:8.2f} s{req}, {record.ran} tasks run")
+    if backend == "s3":
+        # moto lists a prefix by scanning every key of the bucket: a lake left
+        # behind would make each later run's listings slower than the last.
+        remove_prefix_s3(client, LAKE_BUCKET, name)
