@@ -23,14 +23,9 @@ import luigi.format
 import pandas as pd
 from luigi.contrib.s3 import S3Client, S3Target
 
-COLUMNS = {
-    "so number": "so_number", "line": "line", "order date": "order_date",
-    "customer id": "customer_id", "customer name": "customer_name", "region": "region",
-    "sku": "sku", "qty": "qty", "unit price": "unit_price", "currency": "currency",
-    "status": "status", "last modified": "last_modified",
-}
-REQUIRED = ["so_number", "line", "order_date", "customer_id", "sku", "qty", "unit_price",
-            "currency", "status", "last_modified"]
+# The contract's header -> silver name map and required columns, shared with the floor.
+from floor_pyarrow import HEADERS as COLUMNS, REQUIRED  # noqa: E402
+
 REGIONS = {v.casefold(): v for v in ("North", "South", "East", "West")}
 STATUSES = {v.casefold(): v for v in ("OPEN", "SHIPPED", "INVOICED", "CANCELLED")}
 INTEGER = r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)$"
