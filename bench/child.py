@@ -35,7 +35,7 @@ def dates(spec):
 
 
 def etl_tasks(spec):
-    from etl_targets.tasks import BronzeSO, GoldSO, GoldSOMTD
+    from etl_targets.graph.tasks import BronzeSO, GoldSO, GoldSOMTD
 
     classes = {"daily": GoldSO, "mtd": GoldSOMTD, "bronze": BronzeSO}
     roots = dict(lake_root=spec["lake"], landing_root=spec["landing"])
@@ -43,7 +43,7 @@ def etl_tasks(spec):
 
 
 def run_etl(spec):
-    from etl_targets.runner import build
+    from etl_targets.graph.runner import build
 
     tasks = etl_tasks(spec)
     start = time.perf_counter()

@@ -94,7 +94,7 @@ def _git(*args: str) -> str:
 
 def year_landing(sizes: Sizes, seed: int = 20260101) -> str:
     """The year-long landing folder, generated once and reused."""
-    from etl_targets.sample import generate
+    from etl_targets.datasets.samples.so import generate
 
     root = os.path.join(WORK, "data", f"year-{sizes.start}-{sizes.days}x{sizes.rows}-s{seed}")
     if not os.path.exists(os.path.join(root, "_done")):
@@ -107,7 +107,7 @@ def year_landing(sizes: Sizes, seed: int = 20260101) -> str:
 
 def big_landing(sizes: Sizes, seed: int = 2_000_000) -> str:
     """One landing folder holding a single ``big_rows`` file, generated once."""
-    from etl_targets.sample import write_so_day
+    from etl_targets.datasets.samples.so import write_so_day
 
     root = os.path.join(WORK, "data", f"big-{sizes.big_date}-{sizes.big_rows}-s{seed}")
     if not os.path.exists(os.path.join(root, "_done")):

@@ -7,8 +7,8 @@ on the same command line.
 
 import luigi.tools.range  # noqa: F401  (registers RangeDaily & co. for `luigi --module`)
 
-from etl_targets.tasks import *  # noqa: F401,F403
-from etl_targets.tasks import TASKS
+from etl_targets.graph.tasks import *  # noqa: F401,F403
+from etl_targets.graph.tasks import TASKS
 
 __version__ = "0.1.0"
 __all__ = sorted(TASKS)

@@ -14,7 +14,7 @@ in ``ETL_*`` variables:
   per date on S3);
 * ``--dry-run`` says what would be built and writes nothing.
 
-The data are generated (``etl_targets.sample.generate``): 40 days from
+The data are generated (``etl_targets.datasets.samples.so.generate``): 40 days from
 2026-01-01 to 2026-02-09, two months, all more than 100 days before today.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_targets import sample
+from etl_targets.datasets.samples import so as sample
 
 REPO = Path(__file__).resolve().parent.parent
 LUIGI_CFG = REPO / "luigi.cfg"

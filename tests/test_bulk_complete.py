@@ -1,7 +1,7 @@
 """Bulk completeness: existence of many dates answered by one listing per prefix.
 
 Issue 4, item 1. ``GoldSO.bulk_complete(dates)`` (what Luigi's range tools
-call) and ``complete()`` during one ``etl_targets.runner.build`` must answer
+call) and ``complete()`` during one ``etl_targets.graph.runner.build`` must answer
 for any number of dates with one recursive listing of each output prefix --
 no per-date ``HEAD`` on S3 -- and:
 
@@ -23,7 +23,9 @@ import fsspec
 import pytest
 import s3fs
 
-from etl_targets import GoldSO, GoldSOMTD, SilverSO, runner, sample
+from etl_targets import GoldSO, GoldSOMTD, SilverSO
+from etl_targets.datasets.samples import so as sample
+from etl_targets.graph import runner
 from etl_targets.errors import StorageError
 
 JAN = [dt.date(2026, 1, day) for day in range(1, 32)]

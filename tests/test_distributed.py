@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import s3fs
 
-from etl_targets import sample
+from etl_targets.datasets.samples import so as sample
 
 pytestmark = [pytest.mark.luigid, pytest.mark.s3]
 

@@ -1,7 +1,7 @@
 """The luigi graph on a local lake: what it publishes, when it reruns, how it fails.
 
 Paths are written out from the data contract (section 3) rather than taken
-from ``etl_targets.layout``, so a layout change that breaks the contract
+from ``etl_targets.lake.layout``, so a layout change that breaks the contract
 fails here. Which tasks ran is read from luigi's own task events (see the
 ``luigi_build`` fixture), and "nothing was rewritten" from inodes and
 modification times.

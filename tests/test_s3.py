@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
-from etl_targets import GoldSO, GoldSOMTD, storage
+from etl_targets import GoldSO, GoldSOMTD
+from etl_targets.lake import storage
 from etl_targets.errors import StorageError
 
 pytestmark = pytest.mark.s3

@@ -1,4 +1,4 @@
-"""Specification of the SO sample generator, ``etl_targets.sample``.
+"""Specification of the SO sample generator, ``etl_targets.datasets.samples.so``.
 
 The generator must write files the data contract accepts, with every kind
 of messiness the contract allows, reproducibly. These tests check the files
@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from etl_targets import sample
+from etl_targets.datasets.samples import so as sample
 
 CONTRACT_HEADERS = (
     "SO Number", "Line", "Order Date", "Customer ID", "Customer Name", "Region",

@@ -1,8 +1,8 @@
 """One storage and target contract, passed by every backend.
 
 Like fsspec's ``tests/abstract`` suite and luigi's ``FileSystemTargetTestMixin``:
-the tests below are written once against :mod:`etl_targets.storage` and
-:class:`etl_targets.targets.LakeTarget` / ``ParquetTarget``; a backend only
+the tests below are written once against :mod:`etl_targets.lake.storage` and
+:class:`etl_targets.lake.targets.LakeTarget` / ``ParquetTarget``; a backend only
 supplies the ``backend`` fixture, a filesystem and an empty root on
 
 * a local folder,
@@ -35,9 +35,9 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from etl_targets import storage
+from etl_targets.lake import storage
 from etl_targets.errors import StorageError
-from etl_targets.targets import LakeTarget, ParquetTarget
+from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 BINARY = b"a\xf2\xf3\r\nfd\x00\xff"
 UNICODE = "我éçф, \"quoted\"\nsecond line\n"
@@ -290,7 +290,7 @@ class TestStrictExistence:
 
 NON_ROOT_PROBE = """
 import sys
-from etl_targets import storage
+from etl_targets.lake import storage
 from etl_targets.errors import StorageError
 operation, folder = sys.argv[1:]
 fs, folder = storage.filesystem(folder)

@@ -4,7 +4,7 @@ import datetime as dt
 import sys
 from typing import List
 
-from etl_targets import ops
+from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
 from etl_targets.config import load_settings
 

@@ -1,7 +1,7 @@
 """``etl-targets <dataset> ...``: build every gold table of a dataset for some dates.
 
 Wiring only: resolve settings, open the log, build the luigi tasks from the
-declaration, run them through :func:`etl_targets.runner.build`, print, file
+declaration, run them through :func:`etl_targets.graph.runner.build`, print, file
 the run's manifest and record, return the exit status.
 """
 
@@ -13,16 +13,18 @@ from typing import List
 
 import luigi
 
-from etl_targets import ops, runner, storage
+from etl_targets.graph import runner
+from etl_targets.lake import storage
+from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
 from etl_targets.cli.console import Console, Progress
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import load_settings
 from etl_targets.dates import days_between, describe_dates
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
-from etl_targets.session import activate
-from etl_targets.summary import published_counts, totals
-from etl_targets.tasks import gold_tasks
+from etl_targets.lake.context import activate
+from etl_targets.runs.counts import published_counts, totals
+from etl_targets.graph.tasks import gold_tasks
 
 log = logging.getLogger("etl_targets")
 

@@ -5,13 +5,21 @@ disagree about the lake layout.
 """
 
 import datetime as dt
+from typing import Protocol
 
 from etl_targets.dates import partition
-from etl_targets.datasets.base import Dataset
-from etl_targets.storage import join
+from etl_targets.lake.storage import join
 
 PARQUET_FILE = "data.parquet"
 BRONZE_MANIFEST = "_manifest.json"
+
+
+class Dataset(Protocol):
+    """What the layout needs of a declaration (the lake never imports datasets)."""
+
+    folder: str
+
+    def landing_name(self, day: dt.date) -> str: ...
 
 
 def landing_folder(landing_root: str, dataset: Dataset) -> str:

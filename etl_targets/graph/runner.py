@@ -21,7 +21,7 @@ import pyarrow
 import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
-from etl_targets.session import LakeSession, activate
+from etl_targets.lake.context import LakeSession, activate
 
 #: (task_id, status) -> None, called in the process that runs luigi.build
 TaskListener = Callable[[str, str], None]

@@ -8,7 +8,7 @@
 * ``_ops/runs/<pipeline>/<started>-<run_id>.json``: one object per run, never
   overwritten, so concurrent runs on different machines cannot collide.
 
-Records are plain JSON written atomically through :mod:`etl_targets.storage`.
+Records are plain JSON written atomically through :mod:`etl_targets.lake.storage`.
 """
 
 import datetime as dt
@@ -19,8 +19,8 @@ import socket
 import uuid
 from typing import Iterator, List, Optional
 
-from etl_targets import storage
-from etl_targets.layout import ops_folder
+from etl_targets.lake import storage
+from etl_targets.lake.layout import ops_folder
 
 
 def new_run_id(now: Optional[dt.datetime] = None) -> str:

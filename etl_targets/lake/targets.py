@@ -2,9 +2,9 @@
 
 :class:`FsspecFileSystem` adapts an fsspec filesystem to luigi's
 ``FileSystem`` contract; :class:`LakeTarget` is a ``FileSystemTarget`` whose
-``exists()`` is strict (see :mod:`etl_targets.storage`) and, during an
+``exists()`` is strict (see :mod:`etl_targets.lake.storage`) and, during an
 ``etl-targets`` build, answered from one listing per stage
-(:mod:`etl_targets.session`); :class:`ParquetTarget` reads and writes Arrow
+(:mod:`etl_targets.lake.context`); :class:`ParquetTarget` reads and writes Arrow
 tables or pandas DataFrames. Every write is atomic.
 """
 
@@ -18,7 +18,8 @@ from typing import Iterator, Optional, Sequence
 import luigi.target
 import pyarrow as pa
 
-from etl_targets import formats, session, storage
+from etl_targets import formats
+from etl_targets.lake import context as session, storage
 
 
 class FsspecFileSystem(luigi.target.FileSystem):

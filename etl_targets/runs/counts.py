@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Dict, Iterable, List, Optional
 
-from etl_targets.tasks import BronzeTask, GoldTask, SilverTask
+from etl_targets.graph.tasks import BronzeTask, GoldTask, SilverTask
 
 STAGE_ORDER = {BronzeTask: 0, SilverTask: 1, GoldTask: 2}
 

@@ -9,7 +9,7 @@ the same seed, without shipping megabytes of fixtures. Only the standard
 library is used, so the generator never depends on the code it exercises.
 
 Example:
-    python -m etl_targets.sample --start 2026-01-01 --days 31 --rows 300 \
+    python -m etl_targets.datasets.samples.so --start 2026-01-01 --days 31 --rows 300 \
         --out sample_data/landing --seed 20260101
 """
 
@@ -399,7 +399,7 @@ def generate(start: datetime.date, days: int, rows: int, out, seed: int = 0) -> 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m etl_targets.sample",
+        prog="python -m etl_targets.datasets.samples.so",
         description="Write deterministic, messy SO landing files per the data contract.")
     parser.add_argument("--start", required=True, type=datetime.date.fromisoformat,
                         help="first business date, YYYY-MM-DD")
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = generate(args.start, args.days, args.rows, args.out, args.seed)
     except OSError as exc:
-        print(f"etl_targets.sample: cannot write to {args.out}: {exc}", file=sys.stderr)
+        print(f"etl_targets.datasets.samples.so: cannot write to {args.out}: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {len(paths)} file(s) under {Path(args.out) / 'so'}")
     return 0

@@ -25,7 +25,8 @@ from typing import Dict, List, Type
 
 import luigi
 
-from etl_targets import config, layout, storage
+from etl_targets import config
+from etl_targets.lake import layout, storage
 from etl_targets.dates import month_to_date
 from etl_targets.datasets import DATASETS
 from etl_targets.datasets.base import DAY, Dataset, GoldTable
@@ -34,8 +35,8 @@ from etl_targets.datasets.gold import month_to_date as aggregate_month_to_date
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
 from etl_targets.errors import ContractError
-from etl_targets.session import LakeSession, activate, current
-from etl_targets.targets import LakeTarget, ParquetTarget
+from etl_targets.lake.context import LakeSession, activate, current
+from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
 

@@ -21,7 +21,7 @@ import concurrent.futures
 import contextlib
 from typing import Callable, Dict, Iterator, Optional, Set
 
-from etl_targets import storage
+from etl_targets.lake import storage
 
 DEFAULT_CACHE_BYTES = 512 << 20
 #: decoded tables kept per build: two months of one dataset's silver

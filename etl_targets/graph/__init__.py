@@ -1,0 +1,1 @@
+"""The luigi graph: task classes derived from declarations, and the build engine."""
