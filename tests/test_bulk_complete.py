@@ -16,17 +16,19 @@ On S3 the evidence is the moto server's own request log: a ListObjectsV2 is
 import datetime as dt
 import functools
 import os
-import urllib.parse
-from pathlib import Path
 
 import fsspec
 import pytest
-import s3fs
 
 from etl_targets import GoldSO, GoldSOMTD, SilverSO
 from etl_targets.datasets.samples import so as sample
 from etl_targets.graph import runner
 from etl_targets.errors import StorageError
+
+from support.cli import etl_argv, run_command
+from support.lakes import partition
+from support.paths import LUIGI_CFG
+from support.s3 import broken_aws, heads, listed_prefixes, listings
 
 JAN = [dt.date(2026, 1, day) for day in range(1, 32)]
 
@@ -34,39 +36,6 @@ JAN = [dt.date(2026, 1, day) for day in range(1, 32)]
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-
-def listings(requests):
-    """The ListObjectsV2 requests among ``(method, path)`` pairs."""
-    return [path for method, path in requests if method == "GET" and "list-type=2" in path]
-
-
-def listed_prefixes(requests):
-    """The ``prefix=`` of every ListObjectsV2 request, decoded."""
-    found = []
-    for path in listings(requests):
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
-        found.append(query.get("prefix", [""])[0])
-    return found
-
-
-def heads(requests):
-    return [path for method, path in requests if method == "HEAD"]
-
-
-def clear_filesystem_caches():
-    """s3fs instances remember the endpoint they were made with."""
-    fsspec.AbstractFileSystem.clear_instance_cache()
-    s3fs.S3FileSystem.clear_instance_cache()
-
-
-def s3():
-    """A fresh s3fs client for set-up and inspection (no instance or listing cache)."""
-    return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
-
-
-def partition(day: dt.date) -> str:
-    return f"date={day.isoformat()}"
-
 
 def touch_outputs(fs, lake: str, table: str, days) -> None:
     """Puts a file where the contract says ``table``'s output for each day lives.
@@ -152,8 +121,8 @@ def test_a_silver_file_without_its_rejects_is_not_complete(sample_lake, luigi_bu
 # --------------------------------------------------------------------------
 
 @pytest.mark.s3
-def test_gold_bulk_complete_on_s3_is_one_listing_and_no_head(s3_lake, s3_requests):
-    fs = s3()
+def test_gold_bulk_complete_on_s3_is_one_listing_and_no_head(s3_lake, s3_requests, s3fs_client):
+    fs = s3fs_client
     present = JAN[0:31:3]
     touch_outputs(fs, s3_lake, "gold/so_daily_sales", present)
     # a neighbouring table's files must not be mistaken for this one's
@@ -172,9 +141,10 @@ def test_gold_bulk_complete_on_s3_is_one_listing_and_no_head(s3_lake, s3_request
 
 
 @pytest.mark.s3
-def test_silver_bulk_complete_on_s3_is_one_listing_per_output_prefix(s3_lake, s3_requests):
+def test_silver_bulk_complete_on_s3_is_one_listing_per_output_prefix(s3_lake, s3_requests,
+                                                                      s3fs_client):
     """Silver has two outputs (silver and rejects): two prefixes, two listings, whatever the date count."""
-    fs = s3()
+    fs = s3fs_client
     touch_outputs(fs, s3_lake, "silver/so", JAN[:20])
     touch_outputs(fs, s3_lake, "silver/so_rejects", JAN[5:25])
 
@@ -192,9 +162,9 @@ def test_silver_bulk_complete_on_s3_is_one_listing_per_output_prefix(s3_lake, s3
 
 
 @pytest.mark.s3
-def test_bulk_complete_never_lists_more_than_the_output_prefix(s3_lake, s3_requests):
+def test_bulk_complete_never_lists_more_than_the_output_prefix(s3_lake, s3_requests, s3fs_client):
     """A lake with many other files (other stages, other tables) costs no extra listing pages."""
-    fs = s3()
+    fs = s3fs_client
     touch_outputs(fs, s3_lake, "gold/so_daily_sales", JAN[:2])
     for table in ("silver/so", "silver/so_rejects", "gold/so_mtd_by_region", "bronze/so"):
         touch_outputs(fs, s3_lake, table, JAN)
@@ -208,40 +178,23 @@ def test_bulk_complete_never_lists_more_than_the_output_prefix(s3_lake, s3_reque
 # a listing failure is an error, never "absent"
 # --------------------------------------------------------------------------
 
-@pytest.fixture
-def unreachable_s3(monkeypatch):
-    """The AWS environment points at a loopback port where nothing listens."""
-    import socket
+#: A key pair the auth-checking server never issued, the secret spelled for the test to look for.
+REVOKED = {"AWS_ACCESS_KEY_ID": "AKIAREVOKEDREVOKED00",
+           "AWS_SECRET_ACCESS_KEY": "revoked-secret-revoked-secret"}
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("ETL_LAKE_ROOT", "s3://nowhere/lake")
-    clear_filesystem_caches()
-    yield
-    clear_filesystem_caches()
+
+@pytest.fixture
+def unreachable_s3(s3_unreachable, monkeypatch):
+    """The configured lake is in S3 at a loopback port where nothing listens."""
+    monkeypatch.setenv("ETL_LAKE_ROOT", f"s3://{s3_unreachable}/lake")
 
 
 @pytest.fixture
 def rejected_credentials(moto_server_with_auth, monkeypatch):
-    """The AWS environment points at an S3 server that refuses our (invented) key."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_with_auth.endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREVOKEDREVOKED00")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "revoked-secret-revoked-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("ETL_LAKE_ROOT", "s3://guarded/lake")
-    clear_filesystem_caches()
-    yield
-    clear_filesystem_caches()
+    """The configured lake is on an S3 server that refuses our (invented) key."""
+    with broken_aws(monkeypatch, moto_server_with_auth.endpoint, **REVOKED):
+        monkeypatch.setenv("ETL_LAKE_ROOT", "s3://guarded/lake")
+        yield
 
 
 @pytest.mark.s3
@@ -272,12 +225,11 @@ def test_a_build_whose_listing_fails_is_an_error_before_anything_runs(rejected_c
 # --------------------------------------------------------------------------
 
 @pytest.fixture
-def s3_generated_landing(s3_env, monkeypatch, tmp_path):
+def s3_generated_landing(s3_env, s3fs_client, monkeypatch, tmp_path):
     """20 generated days (2026-01-01..20) in ``s3://bucket/landing/so``; lake in the same bucket."""
     local = tmp_path / "generated"
     sample.generate(JAN[0], 20, 15, local, seed=4)
-    fs = s3()
-    fs.put(str(local / "so") + "/", f"{s3_env}/landing/so/", recursive=True)
+    s3fs_client.put(str(local / "so") + "/", f"{s3_env}/landing/so/", recursive=True)
     monkeypatch.setenv("ETL_LANDING_ROOT", f"s3://{s3_env}/landing")
     monkeypatch.setenv("ETL_LAKE_ROOT", f"s3://{s3_env}/lake")
     return s3_env
@@ -337,7 +289,8 @@ def test_a_build_sees_a_file_deleted_after_the_previous_build(sample_lake):
 
 
 @pytest.mark.s3
-def test_a_build_on_s3_sees_a_file_deleted_after_the_previous_build(s3_generated_landing, s3_lake):
+def test_a_build_on_s3_sees_a_file_deleted_after_the_previous_build(s3_generated_landing, s3_lake,
+                                                                    s3fs_client):
     days = JAN[:3]
     build_gold(days)
     victim = f"{s3_lake}/gold/so_mtd_by_region/{partition(JAN[1])}/data.parquet"
@@ -346,20 +299,16 @@ def test_a_build_on_s3_sees_a_file_deleted_after_the_previous_build(s3_generated
     again = build_gold(days)
 
     assert ran_names(again) == [f"GoldSOMTD({JAN[1]})"]
-    assert s3().exists(victim)
+    assert s3fs_client.exists(victim)
 
 
 def test_a_build_sees_files_another_process_wrote_after_the_previous_build(sample_lake, tmp_path):
     """First build: date 5 is absent. Another process builds it. Second build: nothing to do."""
-    import subprocess
-    import sys
-
     build_gold(JAN[:4])
     assert list(GoldSO.bulk_complete([JAN[4]])) == []
 
-    env = {**os.environ, "LUIGI_CONFIG_PATH": str(Path(__file__).resolve().parents[1] / "luigi.cfg")}
-    done = subprocess.run([sys.executable, "-m", "etl_targets", "so", "--date", JAN[4].isoformat()],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(LUIGI_CFG)}
+    done = run_command(etl_argv("so", "--date", JAN[4].isoformat()), env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
     again = build_gold(JAN[:5])
@@ -372,8 +321,8 @@ def test_each_build_has_its_own_session_and_lists_each_prefix_once(sample_lake):
     first = build_gold(days)
     second = build_gold(days)
 
-    assert first.session is not second.session
+    assert first.context is not second.context
     assert second.ran == []
     # gold daily, gold month-to-date: one listing each, whatever the number of dates
-    assert second.session.listing_count <= 2
+    assert second.context.listing_count <= 2
 

@@ -4,6 +4,7 @@ import datetime as dt
 import sys
 from typing import List
 
+from etl_targets.lake import context
 from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
 from etl_targets.config import load_settings
@@ -16,7 +17,7 @@ def run_runs(args, pipelines: List[str]) -> int:
     settings = load_settings(args.env)
     chosen = [args.pipeline] if args.pipeline else pipelines
     rows = []
-    for record in ops.iter_runs(settings.lake_root, chosen):
+    for record in ops.iter_runs(context.current().area(settings.lake_root), chosen):
         if args.status and record.get("status") != args.status:
             continue
         rows.append(_row(record))
@@ -55,7 +56,7 @@ def run_freshness(args, pipelines: List[str]) -> int:
     worst = exitcodes.OK
     now = dt.datetime.now(dt.timezone.utc)
     for pipeline in [args.pipeline] if args.pipeline else pipelines:
-        latest = ops.read_latest(settings.lake_root, pipeline)
+        latest = ops.read_latest(context.current().area(settings.lake_root), pipeline)
         if latest is None:
             print(f"{pipeline}: STALE: no successful run recorded")
             worst = exitcodes.STALE

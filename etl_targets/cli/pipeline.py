@@ -22,7 +22,7 @@ from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import load_settings
 from etl_targets.dates import days_between, describe_dates
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
-from etl_targets.lake.context import activate
+from etl_targets.lake import context
 from etl_targets.runs.counts import published_counts, totals
 from etl_targets.graph.tasks import gold_tasks
 
@@ -130,8 +130,8 @@ def _progress_listener(tasks, total):
 
 
 def _report(outcome, console, record, tasks) -> int:
-    with activate(outcome.session):  # dry-run outputs live in the session
-        counts = published_counts(outcome.ran, outcome.session.durations)
+    with context.use(outcome.context):  # dry-run outputs live in the build's context
+        counts = published_counts(outcome.ran, outcome.context.durations)
     if record["dry_run"] and counts:
         console.event("plan", "dry-run", "   would build (nothing is written):")
     for step, group in _by_step(counts):
@@ -220,7 +220,8 @@ def _fail(record, console, step, message, code) -> int:
 
 def _publish(settings, record, manifest_day, console, code) -> int:
     try:
-        record["records"] = ops.publish_run(settings.lake_root, record, manifest_day)
+        record["records"] = ops.publish_run(context.current().area(settings.lake_root), record,
+                                            manifest_day)
     except EtlError as exc:
         log.exception("could not file the run record")
         console.event("manifest", "failure", f"error: could not write run records: {exc}",

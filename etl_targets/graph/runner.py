@@ -1,9 +1,9 @@
-"""One luigi build with a lake session: the engine under the CLI.
+"""One luigi build in one build context: the engine under the CLI.
 
 :func:`build` is ``luigi.build(..., detailed_summary=True)`` plus what the
-CLI needs and stock luigi lacks: a :class:`LakeSession` active for the whole
-build (one listing per stage, absence trusted only while scheduling), a
-worker that reports each finished task (for progress bars), and the
+CLI needs and stock luigi lacks: a :class:`BuildContext` current for the
+whole build (one listing per stage, absence trusted only while scheduling),
+a worker that reports each status change (for progress bars), and the
 one-line error of every failed task, fetched from the scheduler so it works
 with any number of worker processes and with ``luigid``.
 """
@@ -15,52 +15,69 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import luigi
 import luigi.interface
+import luigi.rpc
 import luigi.scheduler
 import luigi.worker
 import pyarrow
 import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
-from etl_targets.lake.context import LakeSession, activate
+from etl_targets.lake import context as contexts
+from etl_targets.lake.context import BuildContext
 
 #: (task_id, status) -> None, called in the process that runs luigi.build
 TaskListener = Callable[[str, str], None]
 
 
-class _SessionWorker(luigi.worker.Worker):
-    """A luigi worker that ends the session's scheduling phase and reports statuses."""
+class _ContextWorker(luigi.worker.Worker):
+    """A luigi worker that ends the context's scheduling phase and reports statuses."""
 
-    def __init__(self, *args, session: LakeSession, listener: Optional[TaskListener], **kwargs):
+    def __init__(self, *args, build_context: BuildContext, listener: Optional[TaskListener],
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self._session = session
+        self._build_context = build_context
         self._listener = listener
 
     def run(self):
-        # From here on other processes may write: stop trusting "absent".
-        self._session.trust_absence = False
+        # Scheduling is over: from here on other processes may write.
+        self._build_context.scheduling_done()
         return super().run()
 
+    # Private: the one place in the process running luigi.build that sees every
+    # status change of every task (events fire in forked children); no public hook.
     def _add_task(self, *args, **kwargs):
         super()._add_task(*args, **kwargs)
         if self._listener is not None:
             self._listener(kwargs["task_id"], kwargs["status"])
 
 
+# Private base: luigi.build's public worker_scheduler_factory argument expects
+# this interface, and luigi has no public class for it.
 class _Factory(luigi.interface._WorkerSchedulerFactory):
-    def __init__(self, session: LakeSession, listener: Optional[TaskListener], keep_alive: bool):
-        self._session = session
+    """Makes our worker, and keeps the scheduler so errors can be fetched from it."""
+
+    def __init__(self, build_context: BuildContext, listener: Optional[TaskListener],
+                 keep_alive: bool):
+        self._build_context = build_context
         self._listener = listener
         self._keep_alive = keep_alive
+        self.scheduler = None
 
     def create_local_scheduler(self):
         # One in-process worker: pruning dead workers on every get_work (luigi's
         # default here) only costs time, quadratic in the number of tasks.
-        return luigi.scheduler.Scheduler(prune_on_get_work=False, record_task_history=False)
+        self.scheduler = luigi.scheduler.Scheduler(prune_on_get_work=False,
+                                                   record_task_history=False)
+        return self.scheduler
+
+    def create_remote_scheduler(self, url):
+        self.scheduler = luigi.rpc.RemoteScheduler(url)
+        return self.scheduler
 
     def create_worker(self, scheduler, worker_processes, assistant=False):
         extra = {"keep_alive": True} if self._keep_alive else {}
-        return _SessionWorker(scheduler=scheduler, worker_processes=worker_processes,
-                              assistant=assistant, session=self._session,
+        return _ContextWorker(scheduler=scheduler, worker_processes=worker_processes,
+                              assistant=assistant, build_context=self._build_context,
                               listener=self._listener, **extra)
 
 
@@ -74,7 +91,7 @@ class BuildOutcome:
         ran: tasks this worker saw go from pending to DONE in this build.
         failures: failed task -> its one-line error.
         missing: external input tasks that were absent.
-        session: the lake session (holds dry-run output).
+        context: the build's context (holds dry-run output).
         done_elsewhere: with a central scheduler, luigi reports tasks other
             workers ran as "not granted run permission"; True when every
             requested task turned out complete after all.
@@ -84,7 +101,7 @@ class BuildOutcome:
     ran: List[luigi.Task]
     failures: Dict[luigi.Task, str]
     missing: List[luigi.Task]
-    session: LakeSession
+    context: BuildContext
     done_elsewhere: bool = False
 
     @property
@@ -101,7 +118,7 @@ class BuildOutcome:
 def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
           scheduler_host: Optional[str] = None, scheduler_port: Optional[int] = None,
           dry_run: bool = False, listener: Optional[TaskListener] = None,
-          session: Optional[LakeSession] = None) -> BuildOutcome:
+          build_context: Optional[BuildContext] = None) -> BuildOutcome:
     """Builds ``tasks`` (and whatever upstream is missing).
 
     Args:
@@ -114,12 +131,12 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         scheduler_port: the ``luigid`` port (luigi.cfg default otherwise).
         dry_run: run everything in memory; nothing reaches the lake.
         listener: called with (task_id, status) on every status change.
-        session: a prepared session (tests); a fresh one by default.
+        build_context: a prepared context (tests); a fresh one by default.
 
     Raises:
         StorageError: a stage's listing failed (never read as "absent").
     """
-    session = session or LakeSession(dry_run=dry_run)
+    build_context = build_context or BuildContext(dry_run=dry_run)
     # A dry run never reports to luigid: its tasks would be DONE there, and
     # the scheduler would then refuse to run them for real (outputs that
     # were never written).
@@ -129,33 +146,33 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         options["scheduler_host"] = scheduler_host
         if scheduler_port:
             options["scheduler_port"] = scheduler_port
-    factory = _Factory(session, listener, keep_alive=central)
-    session.prefetch(_output_prefixes(tasks))  # a listing failure raises StorageError here
-    if not central and _all_complete(session, tasks):
-        # The no-op rerun: the listings already prove it, luigi has nothing to do.
-        return BuildOutcome(None, [], {}, [], session=session)
-    if options["workers"] > 1:
-        _warm_up_before_fork()
-    with activate(session):
+    factory = _Factory(build_context, listener, keep_alive=central)
+    with contexts.use(build_context):
+        # A listing failure raises StorageError here, never reads as "absent".
+        build_context.prefetch(_output_prefixes(tasks))
+        if not central and all(task.complete() for task in tasks):
+            # The no-op rerun: the listings already prove it, luigi has nothing to do.
+            return BuildOutcome(None, [], {}, [], context=build_context)
+        if options["workers"] > 1:
+            _warm_up_before_fork()
         result = luigi.build(list(tasks), worker_scheduler_factory=factory,
                              detailed_summary=True, **options)
-    outcome = BuildOutcome(result, *_statuses(result), session=session)
+    outcome = BuildOutcome(result, *_statuses(result, factory.scheduler), context=build_context)
     if central and result.status == luigi.LuigiStatusCode.NOT_RUN and not outcome.failures:
-        outcome.done_elsewhere = _wait_for_other_workers(result, tasks)
+        outcome.done_elsewhere = _wait_for_other_workers(factory.scheduler, tasks)
     return outcome
 
 
-def _wait_for_other_workers(result: LuigiRunResult, tasks, poll_seconds: float = 1.0) -> bool:
+def _wait_for_other_workers(scheduler, tasks, poll_seconds: float = 1.0) -> bool:
     """True once every requested task is complete, while others still run tasks.
 
     A worker leaves when nothing is left for *it* to run, possibly while
     other workers are still finishing tasks it asked for. It then watches
-    the lake (a fresh session per look) for as long as the scheduler reports
+    the lake (a fresh context per look) for as long as the scheduler reports
     tasks running, and gives up as soon as nothing runs anywhere.
     """
-    scheduler = result.worker._scheduler
     while True:
-        with activate(LakeSession()):
+        with contexts.use(BuildContext()):
             if all(task.complete() for task in tasks):
                 return True
         try:
@@ -176,38 +193,35 @@ def _warm_up_before_fork() -> None:
     pyarrow.compute.strptime(pyarrow.array(["01/01/2026"]), format="%m/%d/%Y", unit="s")
 
 
-def _all_complete(session: LakeSession, tasks) -> bool:
-    with activate(session):
-        return all(task.complete() for task in tasks)
-
-
 def _output_prefixes(tasks):
     """The listing prefixes of the requested tasks' outputs: what scheduling asks first."""
     for task in tasks:
         for target in luigi.task.flatten(task.output()):
             prefix = getattr(target, "listing_prefix", None)
             if prefix is not None:
-                yield target._fs, prefix
+                yield target.area, prefix
 
 
-def _statuses(result: LuigiRunResult):
-    history = result.worker._add_task_history  # what luigi's own summary reads
+def _statuses(result: LuigiRunResult, scheduler):
+    # Private: the (task, status) history luigi's own execution summary reads;
+    # the public LuigiRunResult offers it only as text.
+    history = result.worker._add_task_history
     by_status: Dict[str, Dict[str, luigi.Task]] = {}
     for task, status, _ in history:
         by_status.setdefault(status, {})[task.task_id] = task
     pending, done = by_status.get("PENDING", {}), by_status.get("DONE", {})
     ran = [task for task_id, task in done.items() if task_id in pending]
-    failures = {task: _one_line_error(result, task_id)
+    failures = {task: _one_line_error(scheduler, task_id)
                 for task_id, task in by_status.get("FAILED", {}).items() if task_id not in done}
     missing = [task for task_id, task in pending.items()
                if isinstance(task, luigi.ExternalTask) and task_id not in done]
     return ran, failures, missing
 
 
-def _one_line_error(result: LuigiRunResult, task_id: str) -> str:
+def _one_line_error(scheduler, task_id: str) -> str:
     """The last line of the failed task's traceback, as the scheduler recorded it."""
     try:
-        explanation = result.worker._scheduler.fetch_error(task_id).get("error") or ""
+        explanation = scheduler.fetch_error(task_id).get("error") or ""
     except Exception:  # noqa: BLE001 - the scheduler may be gone; the log has it
         explanation = ""
     try:

@@ -16,7 +16,6 @@ override is not: it changes where a date's file is read, not what is built.
 """
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import json
@@ -26,7 +25,8 @@ from typing import Dict, List, Type
 import luigi
 
 from etl_targets import config
-from etl_targets.lake import layout, storage
+from etl_targets.lake import context, layout, storage
+from etl_targets.lake.context import Area
 from etl_targets.dates import month_to_date
 from etl_targets.datasets import DATASETS
 from etl_targets.datasets.base import DAY, Dataset, GoldTable
@@ -35,29 +35,9 @@ from etl_targets.datasets.gold import month_to_date as aggregate_month_to_date
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
 from etl_targets.errors import ContractError
-from etl_targets.lake.context import LakeSession, activate, current
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
-
-
-def memoized(method):
-    """Computes a task's ``requires()``/``output()`` once per instance.
-
-    luigi asks for them many times while scheduling (a month-to-date task
-    has 31 inputs); building targets parses URLs, so a year-long backfill
-    would otherwise spend most of its time re-creating identical objects.
-    """
-    @functools.wraps(method)
-    def wrapper(self):
-        memo = self.__dict__.setdefault("_memo", {})
-        # luigi reuses instances with equal parameters; roots left to the
-        # configuration are part of the key, so a changed ETL_LAKE_ROOT counts.
-        key = (method.__name__, self.lake, self.landing)
-        if key not in memo:
-            memo[key] = method(self)
-        return memo[key]
-    return wrapper
 
 
 class LocationParameter(luigi.Parameter):
@@ -85,13 +65,36 @@ class DatedTask(luigi.Task):
     source = LocationParameter(default="", significant=False,
                                description="override of this date's landing file (--input)")
 
-    @property
-    def lake(self) -> str:
-        return self.lake_root or config.load_settings().lake_root
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        """luigi's parameter resolution, with empty roots taken from the configuration.
+
+        luigi calls this before it looks up or creates an instance, so the
+        roots are complete when the task exists: they are part of its id for
+        every caller, the plain ``luigi`` command included (two lakes can
+        share one ``luigid``), and nothing reads configuration later.
+        """
+        values = super().get_param_values(params, args, kwargs)
+        if all(value for name, value in values if name in ROOTS):
+            return values
+        settings = config.load_settings()
+        return [(name, (value or getattr(settings, name)) if name in ROOTS else value)
+                for name, value in values]
 
     @property
-    def landing(self) -> str:
-        return self.landing_root or config.load_settings().landing_root
+    def lake(self) -> Area:
+        """The lake, resolved once per build."""
+        return context.current().area(self.lake_root)
+
+    @property
+    def landing(self) -> Area:
+        """The landing area, resolved once per build."""
+        return context.current().area(self.landing_root)
+
+    def lake_target(self, target_class, path: str, prefix: str):
+        """A target in the lake whose existence one listing of ``prefix`` answers."""
+        lake = self.lake
+        return target_class(lake.join(path), lake, lake.join(prefix))
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
@@ -101,7 +104,7 @@ class DatedTask(luigi.Task):
         ``functools.partial`` of the class, as the range tools pass it.
         """
         tasks = [cls(date=value) for value in parameter_tuples]
-        with _listing_session():
+        with _listing_context():
             return [task.date for task in tasks if task.complete()]
 
     def report(self, message: str, percent: int) -> None:
@@ -111,17 +114,19 @@ class DatedTask(luigi.Task):
         log.info("%s: %s", self.task_id, message)
 
 
+ROOTS = ("lake_root", "landing_root")
+
+
 @DatedTask.event_handler(luigi.Event.PROCESSING_TIME)
 def _remember_duration(task: DatedTask, seconds: float) -> None:
     """Keeps run times for the console (only seen when the task ran in this process)."""
-    active = current()
-    if active is not None:
-        active.durations[task.task_id] = seconds
+    context.current().durations[task.task_id] = seconds
 
 
-def _listing_session():
-    active = current()
-    return activate(active) if active is not None else activate(LakeSession())
+def _listing_context():
+    """The build's context if it lists, else a fresh listing context for this call."""
+    active = context.current()
+    return context.use(active if active.uses_listings else context.BuildContext())
 
 
 class LandingTask(DatedTask, luigi.ExternalTask):
@@ -134,24 +139,24 @@ class LandingTask(DatedTask, luigi.ExternalTask):
             log.error("missing landing file: %s", self.output().location)
         return present
 
-    @memoized
     def output(self) -> LakeTarget:
         if self.source:
             return LakeTarget(self.source)
-        return LakeTarget(layout.landing_file(self.landing, self.dataset, self.date),
-                          layout.landing_folder(self.landing, self.dataset))
+        landing = self.landing
+        return LakeTarget(landing.join(layout.landing_file(self.dataset, self.date)), landing,
+                          landing.join(layout.landing_folder(self.dataset)))
 
 
 class BronzeTask(DatedTask):
     """Lands the file raw: the same bytes, plus a manifest written last."""
 
-    @memoized
     def output(self) -> Dict[str, LakeTarget]:
-        prefix = layout.stage_folder(self.lake, "bronze", self.dataset.folder)
+        prefix = layout.stage_folder("bronze", self.dataset.folder)
         return {
-            "file": LakeTarget(layout.bronze_file(self.lake, self.dataset, self.date), prefix),
-            "manifest": LakeTarget(layout.bronze_manifest(self.lake, self.dataset, self.date),
-                                   prefix),
+            "file": self.lake_target(LakeTarget, layout.bronze_file(self.dataset, self.date),
+                                     prefix),
+            "manifest": self.lake_target(LakeTarget,
+                                         layout.bronze_manifest(self.dataset, self.date), prefix),
         }
 
     def run(self) -> None:
@@ -191,19 +196,14 @@ def count_records(data: bytes, source: str):
 class SilverTask(DatedTask):
     """Typed, validated, deduplicated rows, and the rejects beside them."""
 
-    @memoized
     def requires(self):
         return self.clone(self.bronze_task)
 
-    @memoized
     def output(self) -> Dict[str, ParquetTarget]:
-        folder, rejects = self.dataset.folder, self.dataset.rejects_folder
-        return {
-            "rejects": ParquetTarget(layout.parquet_file(self.lake, "silver", rejects, self.date),
-                                     layout.stage_folder(self.lake, "silver", rejects)),
-            "silver": ParquetTarget(layout.parquet_file(self.lake, "silver", folder, self.date),
-                                    layout.stage_folder(self.lake, "silver", folder)),
-        }
+        return {name: self.lake_target(ParquetTarget, layout.parquet_file("silver", folder, self.date),
+                                       layout.stage_folder("silver", folder))
+                for name, folder in (("rejects", self.dataset.rejects_folder),
+                                     ("silver", self.dataset.folder))}
 
     def run(self) -> None:
         name = self.dataset.landing_name(self.date)
@@ -221,17 +221,15 @@ class GoldTask(DatedTask):
 
     table: GoldTable = None  # set by make_tasks
 
-    @memoized
     def requires(self):
         if self.table.window == DAY:
             return self.clone(self.silver_task)
         return [self.clone(self.silver_task, date=day, source=self.source if day == self.date else "")
                 for day in month_to_date(self.date)]
 
-    @memoized
     def output(self) -> ParquetTarget:
-        return ParquetTarget(layout.parquet_file(self.lake, "gold", self.table.name, self.date),
-                             layout.stage_folder(self.lake, "gold", self.table.name))
+        return self.lake_target(ParquetTarget, layout.parquet_file("gold", self.table.name, self.date),
+                                layout.stage_folder("gold", self.table.name))
 
     def run(self) -> None:
         columns = needed_columns(self.dataset, self.table)
@@ -263,7 +261,7 @@ def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
 
     classes = {f"Landing{code}": define(f"Landing{code}", LandingTask)}
     classes[f"Bronze{code}"] = define(f"Bronze{code}", BronzeTask,
-                                      requires=memoized(lambda self, c=classes[f"Landing{code}"]: self.clone(c)))
+                                      requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))
     classes[f"Silver{code}"] = define(f"Silver{code}", SilverTask,
                                       bronze_task=classes[f"Bronze{code}"])
     for table in dataset.gold:

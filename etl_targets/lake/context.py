@@ -1,141 +1,247 @@
-"""What one build knows about the lake: listings, fresh writes, dry-run output.
+"""The build context: the storage areas of one build and what it knows of them.
 
 Stock luigi asks every target ``exists()`` on its own: on S3 one HTTP round
-trip per target, so a no-op rerun of a year costs minutes. A
-:class:`LakeSession` answers existence for many dates of one stage from a
-single recursive listing of the stage's prefix, made once per build and
-never reused by another build.
+trip per target, so a no-op rerun of a year costs minutes. A build context
+resolves the lake and the landing area once each into an :class:`Area`
+(filesystem + root path), answers existence for many dates of one stage
+from a single recursive listing of the stage's prefix, and keeps a bounded
+cache of the files this build read or wrote.
 
-Trust is asymmetric on purpose. A file seen in the listing (or written by
-this process) exists for the rest of the build. Absence is trusted only
-while luigi is scheduling; once tasks run, other worker processes or
-machines may have written since, so an unseen path is checked for real.
+There is always a context: :func:`current` returns the one a build put in
+place with :func:`use`, or else the process's *direct* context, which lists
+nothing, caches nothing and asks storage every time (what a plain ``luigi
+--module etl_targets`` run gets). Targets therefore never ask "is there a
+build under way"; they ask the current context, whatever its policy.
 
-The same object holds a bounded cache of files this process wrote or read
-(month-to-date re-reads the month's silver files many times in a backfill),
-and, in a dry run, it is where writes go instead of the lake.
+Trust is asymmetric on purpose. In a listing build a file seen in a listing
+(or written by this process) exists for the rest of the build; absence is
+trusted only while luigi is scheduling (:meth:`BuildContext.scheduling_done`
+ends that): once tasks run, other worker processes or machines may write, so
+an unseen path is then checked for real.
 """
 
 import collections
 import concurrent.futures
 import contextlib
-from typing import Callable, Dict, Iterator, Optional, Set
+import contextvars
+import io
+import os
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Set, Tuple
 
 from etl_targets.lake import storage
 
 DEFAULT_CACHE_BYTES = 512 << 20
 #: decoded tables kept per build: two months of one dataset's silver
 TABLES_KEPT = 64
+#: listings fetched at once by :meth:`BuildContext.prefetch`
+LISTING_THREADS = 8
 
-_active: Optional["LakeSession"] = None
+
+class Area:
+    """A storage root (the lake, the landing area, one ``--input`` file) resolved once.
+
+    The filesystem is re-opened in a forked worker process: s3fs clients
+    (their event loop and connections) must not cross a ``fork``.
+
+    Args:
+        url: any fsspec URL; the path of every file in the area starts with
+            :attr:`path`.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self._fs, self.path = storage.filesystem(url)
+        self._pid = os.getpid()
+
+    @property
+    def fs(self):
+        if self._pid != os.getpid():
+            self._fs, _ = storage.filesystem(self.url)
+            self._pid = os.getpid()
+        return self._fs
+
+    def join(self, *parts: str) -> str:
+        """The filesystem path of ``parts`` below the root."""
+        return storage.join(self.path, *parts)
+
+    def location(self, path: str) -> str:
+        """A URL for people and records: protocol included, credentials never."""
+        return storage.location(self.fs, path)
+
+    def key(self, path: str) -> str:
+        """One spelling per file across areas (protocol included), for indexes."""
+        return self.fs.unstrip_protocol(path)
 
 
-class LakeSession:
+class BuildContext:
     """Per-build memory of the lake.
 
     Args:
+        listings: answer existence from one listing per stage prefix and keep
+            a read cache; False gives the direct behaviour (ask storage).
         dry_run: keep every write in memory; the lake is never written.
         cache_bytes: bound of the read/write cache (dry-run writes are kept
             whatever their size: they are the only copy).
     """
 
-    def __init__(self, dry_run: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES):
+    def __init__(self, listings: bool = True, dry_run: bool = False,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.uses_listings = listings
         self.dry_run = dry_run
-        self.trust_absence = True
+        self.trust_absence = listings
         self.listing_count = 0
         #: task_id -> seconds its run() took, when it ran in this process
         self.durations: Dict[str, float] = {}
+        self._areas: Dict[str, Area] = {}
         self._listings: Dict[str, Set[str]] = {}
         self._seen: Set[str] = set()
         self._overlay: Dict[str, bytes] = {}
         self._cache: "collections.OrderedDict[str, bytes]" = collections.OrderedDict()
-        self._cache_bytes = cache_bytes
+        self._cache_bytes = cache_bytes if listings else 0
         self._cached_size = 0
         self._tables: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
 
-    def exists(self, fs, path: str, prefix: Optional[str]) -> bool:
-        """Existence from memory and one listing of ``prefix``, per the rules above."""
-        key = _key(fs, path)
+    # -- areas ---------------------------------------------------------------
+
+    def area(self, url: str) -> Area:
+        """The area of a root URL, resolved once for this build."""
+        found = self._areas.get(url)
+        if found is None:
+            found = self._areas[url] = Area(url)
+        return found
+
+    # -- existence -----------------------------------------------------------
+
+    def exists(self, area: Area, path: str, prefix: Optional[str]) -> bool:
+        """Existence from memory and one listing of ``prefix``, per the module's rules."""
+        key = area.key(path)
         if key in self._seen or key in self._overlay:
             return True
-        if prefix is not None and key in self._listing(fs, prefix):
+        listed = self.uses_listings and prefix is not None
+        if listed and key in self._listing(area, prefix):
             return True
-        if self.trust_absence and prefix is not None:
+        if listed and self.trust_absence:
             return False
-        found = storage.exists(fs, path)
-        if found:
+        found = storage.exists(area.fs, path)
+        if found and self.uses_listings:
             self._seen.add(key)
         return found
 
-    def _listing(self, fs, prefix: str) -> Set[str]:
-        key = _key(fs, prefix)
+    def scheduling_done(self) -> None:
+        """From now on other processes may write: an unseen path is checked for real."""
+        self.trust_absence = False
+
+    def _listing(self, area: Area, prefix: str) -> Set[str]:
+        key = area.key(prefix)
         if key not in self._listings:
-            self.listing_count += 1
-            self._listings[key] = {_key(fs, p) for p in storage.list_files(fs, prefix)}
+            self._store_listing(area, prefix, storage.list_files(area.fs, prefix))
         return self._listings[key]
 
-    def prefetch(self, prefixes) -> None:
+    def _store_listing(self, area: Area, prefix: str, paths: Iterable[str]) -> None:
+        self.listing_count += 1
+        self._listings[area.key(prefix)] = {area.key(p) for p in paths}
+
+    def prefetch(self, prefixes: Iterable[Tuple[Area, str]]) -> None:
         """Lists several prefixes at once (a no-op rerun waits for the slowest, not the sum).
 
         Args:
-            prefixes: (filesystem, prefix) pairs; each is listed once per session.
+            prefixes: (area, prefix) pairs; each is listed once per context.
         """
-        wanted = {_key(fs, prefix): (fs, prefix) for fs, prefix in prefixes}
+        if not self.uses_listings:
+            return
+        wanted = {area.key(prefix): (area, prefix) for area, prefix in prefixes}
         todo = [pair for key, pair in wanted.items() if key not in self._listings]
         if len(todo) < 2:
-            for fs, prefix in todo:
-                self._listing(fs, prefix)
+            for area, prefix in todo:
+                self._listing(area, prefix)
             return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
-            listings = list(pool.map(lambda pair: storage.list_files(*pair), todo))
-        for (fs, prefix), paths in zip(todo, listings):
-            self.listing_count += 1
-            self._listings[_key(fs, prefix)] = {_key(fs, p) for p in paths}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(todo))) as pool:
+            found = list(pool.map(lambda pair: storage.list_files(pair[0].fs, pair[1]), todo))
+        for (area, prefix), paths in zip(todo, found):
+            self._store_listing(area, prefix, paths)
 
-    def write(self, fs, path: str, data: bytes) -> None:
-        """Publishes ``data`` (or keeps it, in a dry run) and remembers it."""
-        key = _key(fs, path)
-        if self.dry_run:
-            self._overlay[key] = data
-            for stale in [k for k in self._tables if k[0] == key]:
-                del self._tables[stale]
-            return
-        storage.write_bytes(fs, path, data)
-        self._seen.add(key)
-        self._remember(key, data)
-        for stale in [k for k in self._tables if k[0] == key]:
-            del self._tables[stale]
+    # -- reading -------------------------------------------------------------
 
-    def read(self, fs, path: str) -> bytes:
-        """The file's bytes from memory when this build already has them."""
-        key = _key(fs, path)
-        if key in self._overlay:
-            return self._overlay[key]
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        data = storage.read_bytes(fs, path)
-        self._seen.add(key)
+    def read(self, area: Area, path: str) -> bytes:
+        """The file's bytes, from memory when this build already has them."""
+        key = area.key(path)
+        held = self._held(key)
+        if held is not None:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+            return held
+        data = storage.read_bytes(area.fs, path)
         self._remember(key, data)
         return data
 
-    def table(self, fs, path: str, columns, decode: Callable[[bytes], object]):
+    def open_input(self, area: Area, path: str) -> BinaryIO:
+        """A binary reader; bytes this build already holds are not fetched again."""
+        held = self._held(area.key(path))
+        if held is not None:
+            return io.BytesIO(held)
+        return storage.open_input(area.fs, path)
+
+    def table(self, area: Area, path: str, columns, decode: Callable[[bytes], object]):
         """A decoded table, kept for the build (month-to-date re-reads each day 31 times).
 
         Args:
             columns: the columns decoded (part of the cache key).
             decode: turns the file's bytes into the table.
         """
-        key = (_key(fs, path), tuple(columns or ()))
+        if not self.uses_listings and not self.dry_run:
+            return decode(self.read(area, path))
+        key = (area.key(path), tuple(columns or ()))
         if key in self._tables:
             self._tables.move_to_end(key)
             return self._tables[key]
-        whole = self._tables.get((_key(fs, path), ()))
+        whole = self._tables.get((key[0], ()))
         if whole is not None:  # written in this build: select, do not decode
             return whole.select(list(columns)) if columns else whole
-        table = decode(self.read(fs, path))
+        table = decode(self.read(area, path))
         self._keep(key, table)
         return table
+
+    def _held(self, key: str) -> Optional[bytes]:
+        return self._overlay.get(key, self._cache.get(key))
+
+    # -- writing -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer(self, area: Area, path: str) -> Iterator[BinaryIO]:
+        """A binary file published at ``path`` only if the block succeeds.
+
+        Streams to storage through the one atomic writer; in a dry run the
+        bytes are kept in this context instead, and the lake is untouched.
+        """
+        key = area.key(path)
+        self._forget(key)
+        if self.dry_run:
+            buffer = io.BytesIO()
+            yield buffer
+            self._overlay[key] = buffer.getvalue()
+            return
+        with storage.atomic_writer(area.fs, path) as handle:
+            yield handle
+        if self.uses_listings:
+            self._seen.add(key)
+
+    def write(self, area: Area, path: str, data: bytes) -> None:
+        """Publishes ``data`` (or keeps it, in a dry run) and remembers it."""
+        with self.writer(area, path) as handle:
+            handle.write(data)
+        if not self.dry_run:
+            self._remember(area.key(path), data)
+
+    def keep_table(self, area: Area, path: str, table) -> None:
+        """Remembers a table just written, so readers in this build skip decoding it."""
+        if self.uses_listings or self.dry_run:
+            self._keep((area.key(path), ()), table)
+
+    def _forget(self, key: str) -> None:
+        for stale in [k for k in self._tables if k[0] == key]:
+            del self._tables[stale]
+        if key in self._cache:
+            self._cached_size -= len(self._cache.pop(key))
 
     def _keep(self, key: tuple, table) -> None:
         """Bounded by count and by bytes: a backfill of big days must not pile up tables."""
@@ -146,16 +252,9 @@ class LakeSession:
                 sum(t.nbytes for t in self._tables.values()) > self._cache_bytes):
             self._tables.popitem(last=False)
 
-    def keep_table(self, fs, path: str, table) -> None:
-        """Remembers a table just written, so readers in this build skip decoding it."""
-        self._keep((_key(fs, path), ()), table)
-
-    def held(self, fs, path: str) -> Optional[bytes]:
-        """The bytes if this build holds them, without touching storage."""
-        key = _key(fs, path)
-        return self._overlay.get(key, self._cache.get(key))
-
     def _remember(self, key: str, data: bytes) -> None:
+        if self.uses_listings:
+            self._seen.add(key)
         if len(data) > self._cache_bytes // 4:
             return
         if key in self._cache:
@@ -167,21 +266,28 @@ class LakeSession:
             self._cached_size -= len(old)
 
 
-def _key(fs, path: str) -> str:
-    return fs.unstrip_protocol(path)
+_CURRENT: "contextvars.ContextVar[Optional[BuildContext]]" = contextvars.ContextVar(
+    "etl_targets_build_context", default=None)
+_DIRECT: Dict[int, BuildContext] = {}
 
 
-def current() -> Optional[LakeSession]:
-    """The session of the build under way in this process, if any."""
-    return _active
+def current() -> BuildContext:
+    """The context of the build under way, or this process's direct context."""
+    active = _CURRENT.get()
+    if active is not None:
+        return active
+    pid = os.getpid()
+    if pid not in _DIRECT:
+        _DIRECT.clear()
+        _DIRECT[pid] = BuildContext(listings=False)
+    return _DIRECT[pid]
 
 
 @contextlib.contextmanager
-def activate(session: LakeSession) -> Iterator[LakeSession]:
-    """Makes ``session`` current for the duration of one build."""
-    global _active
-    previous, _active = _active, session
+def use(context: BuildContext) -> Iterator[BuildContext]:
+    """Makes ``context`` current for the duration of one build."""
+    token = _CURRENT.set(context)
     try:
-        yield session
+        yield context
     finally:
-        _active = previous
+        _CURRENT.reset(token)

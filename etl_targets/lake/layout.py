@@ -1,7 +1,9 @@
 """Where things live: the contract's section 3 as functions of (dataset, date).
 
 One module decides every path so tasks, the CLI, manifests and tests cannot
-disagree about the lake layout.
+disagree about the lake layout. Paths are relative to a root (the lake or
+the landing area); an :class:`~etl_targets.lake.context.Area` joins them to
+its own root, so the root is resolved once per build, not once per path.
 """
 
 import datetime as dt
@@ -22,33 +24,32 @@ class Dataset(Protocol):
     def landing_name(self, day: dt.date) -> str: ...
 
 
-def landing_folder(landing_root: str, dataset: Dataset) -> str:
-    return join(landing_root, dataset.folder)
+def landing_folder(dataset: Dataset) -> str:
+    return dataset.folder
 
 
-def landing_file(landing_root: str, dataset: Dataset, day: dt.date) -> str:
-    return join(landing_folder(landing_root, dataset), dataset.landing_name(day))
+def landing_file(dataset: Dataset, day: dt.date) -> str:
+    return join(landing_folder(dataset), dataset.landing_name(day))
 
 
-def stage_folder(lake_root: str, stage: str, table: str) -> str:
-    """``{lake}/silver/so``: the prefix one listing answers for every date."""
-    return join(lake_root, stage, table)
+def stage_folder(stage: str, table: str) -> str:
+    """``silver/so``: the prefix one listing answers for every date."""
+    return join(stage, table)
 
 
-def bronze_file(lake_root: str, dataset: Dataset, day: dt.date) -> str:
-    return join(stage_folder(lake_root, "bronze", dataset.folder), partition(day),
-                dataset.landing_name(day))
+def bronze_file(dataset: Dataset, day: dt.date) -> str:
+    return join(stage_folder("bronze", dataset.folder), partition(day), dataset.landing_name(day))
 
 
-def bronze_manifest(lake_root: str, dataset: Dataset, day: dt.date) -> str:
-    return join(stage_folder(lake_root, "bronze", dataset.folder), partition(day), BRONZE_MANIFEST)
+def bronze_manifest(dataset: Dataset, day: dt.date) -> str:
+    return join(stage_folder("bronze", dataset.folder), partition(day), BRONZE_MANIFEST)
 
 
-def parquet_file(lake_root: str, stage: str, table: str, day: dt.date) -> str:
-    """``{lake}/{stage}/{table}/date=YYYY-MM-DD/data.parquet``."""
-    return join(stage_folder(lake_root, stage, table), partition(day), PARQUET_FILE)
+def parquet_file(stage: str, table: str, day: dt.date) -> str:
+    """``{stage}/{table}/date=YYYY-MM-DD/data.parquet``."""
+    return join(stage_folder(stage, table), partition(day), PARQUET_FILE)
 
 
-def ops_folder(lake_root: str, *parts: str) -> str:
-    """``{lake}/_ops/...``: run manifests, history and freshness pointers."""
-    return join(lake_root, "_ops", *parts)
+def ops_folder(*parts: str) -> str:
+    """``_ops/...``: run manifests, history and freshness pointers."""
+    return join("_ops", *parts)

@@ -12,14 +12,18 @@ import contextlib
 import io
 import os
 import posixpath
+import shutil
 import tempfile
-from typing import Iterator, Optional, Sequence
+from typing import BinaryIO, Iterator, Optional, Sequence
 
 import luigi.target
 import pyarrow as pa
 
 from etl_targets import formats
-from etl_targets.lake import context as session, storage
+from etl_targets.lake import context, storage
+
+#: bytes copied at a time from a scratch file into the lake
+COPY_CHUNK = 8 << 20
 
 
 class FsspecFileSystem(luigi.target.FileSystem):
@@ -39,7 +43,7 @@ class FsspecFileSystem(luigi.target.FileSystem):
     def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
         if raise_if_exists and self.exists(path):
             raise luigi.target.FileAlreadyExists(path)
-        if not parents and not self.exists(self.fs._parent(path)):
+        if not parents and not self.exists(posixpath.dirname(path.rstrip("/"))):
             raise luigi.target.MissingParentDirectory(path)
         self.fs.makedirs(path, exist_ok=True)
 
@@ -64,44 +68,48 @@ class FsspecFileSystem(luigi.target.FileSystem):
 
 
 class _AtomicOutput(io.BufferedIOBase):
-    """A writable file that publishes on ``close()`` and discards on error.
+    """A writable file over the context's atomic writer, for luigi's ``open("w")``.
 
-    luigi's convention is that closing an output file publishes it; unlike
-    fsspec's files, leaving a ``with`` block by an exception publishes
+    luigi's convention is that closing an output file publishes it. Writes
+    stream through :meth:`BuildContext.writer` as they come; leaving a
+    ``with`` block by an exception (or never closing the file) publishes
     nothing.
     """
 
     def __init__(self, target: "LakeTarget"):
         super().__init__()
-        self._target = target
-        self._buffer = io.BytesIO()
+        self._stack = contextlib.ExitStack()
+        self._handle = self._stack.enter_context(
+            context.current().writer(target.area, target.path))
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        return self._buffer.write(data)
+        return self._handle.write(data)
 
     def close(self) -> None:
+        """Publishes what was written."""
         if not self.closed:
-            self._target.write_bytes(self._buffer.getvalue())
             super().close()
+            self._stack.close()
 
     def discard(self) -> None:
-        self._buffer = io.BytesIO()
-        super().close()
-
-    def __del__(self):
-        # Never publish from the garbage collector: an unclosed file is abandoned.
+        """Drops what was written; nothing is published."""
         if not self.closed:
-            self.discard()
+            super().close()
+            self._stack.__exit__(RuntimeError, RuntimeError("discarded"), None)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.discard()
-            return False
-        self.close()
+        else:
+            self.close()
         return False
+
+    def __del__(self):
+        # Never publish from the garbage collector: an unclosed file is abandoned.
+        self.discard()
 
 
 class _AtomicText(io.TextIOWrapper):
@@ -109,50 +117,50 @@ class _AtomicText(io.TextIOWrapper):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            self.detach().discard()
+            self.buffer.discard()
             return False
         return super().__exit__(exc_type, exc, tb)
 
     def __del__(self):
-        try:
-            abandoned = not self.closed
-        except ValueError:  # already detached by __exit__: nothing left to discard
-            return
-        if abandoned:
-            self.detach().discard()
+        # io's finaliser would close, i.e. publish, an abandoned file.
+        if not self.buffer.closed:
+            self.buffer.discard()
 
 
 class LakeTarget(luigi.target.FileSystemTarget):
-    """A file at any fsspec URL.
+    """A file in a storage area (the lake, the landing area, an ``--input``).
+
+    Every operation goes through the current build context
+    (:func:`etl_targets.lake.context.current`), which decides whether a
+    listing answers ``exists()`` and whether bytes come from memory.
 
     Args:
-        url: the file's URL (a local path, ``file://`` or ``s3://``).
+        path: the file's path in ``area``; without ``area``, any fsspec URL.
+        area: the resolved root the file belongs to.
         listing_prefix: the folder whose single listing may answer
             ``exists()`` for this and sibling targets during a build.
     """
 
-    def __init__(self, url: str, listing_prefix: Optional[str] = None):
-        fs, path = storage.filesystem(url)
+    def __init__(self, path: str, area: Optional[context.Area] = None,
+                 listing_prefix: Optional[str] = None):
+        if area is None:
+            area = context.Area(path)
+            path = area.path
         super().__init__(path)
-        self.url = url
-        self._fs = fs
-        # Same backend as the file: strip the protocol without opening it again.
-        self.listing_prefix = fs._strip_protocol(listing_prefix).rstrip("/") if listing_prefix else None
+        self.area = area
+        self.listing_prefix = listing_prefix
 
     @property
     def fs(self) -> FsspecFileSystem:
-        return FsspecFileSystem(self._fs)
+        return FsspecFileSystem(self.area.fs)
 
     @property
     def location(self) -> str:
         """The URL to show people: protocol included, credentials never."""
-        return storage.location(self._fs, self.path)
+        return self.area.location(self.path)
 
     def exists(self) -> bool:
-        active = session.current()
-        if active is None:
-            return storage.exists(self._fs, self.path)
-        return active.exists(self._fs, self.path, self.listing_prefix)
+        return context.current().exists(self.area, self.path, self.listing_prefix)
 
     @contextlib.contextmanager
     def temporary_path(self) -> Iterator[str]:
@@ -161,13 +169,13 @@ class LakeTarget(luigi.target.FileSystemTarget):
         Replaces luigi's version, which writes ``<name>-luigi-tmp-NNN`` beside
         the target (visible to Parquet readers, left behind on failure). The
         scratch file lives in a private temporary folder, outside the lake,
-        and is published atomically only when the block succeeds.
+        and is streamed through the atomic writer only when the block succeeds.
         """
         with tempfile.TemporaryDirectory(prefix=".etl-") as folder:
             scratch = os.path.join(folder, posixpath.basename(self.path))
             yield scratch
-            with open(scratch, "rb") as handle:
-                self.write_bytes(handle.read())
+            with open(scratch, "rb") as source, self.writer() as sink:
+                shutil.copyfileobj(source, sink, COPY_CHUNK)
 
     def open(self, mode: str = "r"):
         """``r``/``rb`` read; ``w``/``wb`` write atomically on close."""
@@ -179,26 +187,19 @@ class LakeTarget(luigi.target.FileSystemTarget):
         raw = self.open_binary()
         return raw if mode == "rb" else io.TextIOWrapper(raw, encoding="utf-8")
 
-    def open_binary(self):
+    def open_binary(self) -> BinaryIO:
         """A binary reader; bytes this build already holds are not re-fetched."""
-        active = session.current()
-        held = active.held(self._fs, self.path) if active else None
-        if held is not None:
-            return io.BytesIO(held)
-        return storage.open_input(self._fs, self.path)
+        return context.current().open_input(self.area, self.path)
 
     def read_bytes(self) -> bytes:
-        active = session.current()
-        if active is None:
-            return storage.read_bytes(self._fs, self.path)
-        return active.read(self._fs, self.path)
+        return context.current().read(self.area, self.path)
+
+    def writer(self):
+        """A context manager yielding a binary file published only on success."""
+        return context.current().writer(self.area, self.path)
 
     def write_bytes(self, data: bytes) -> None:
-        active = session.current()
-        if active is None:
-            storage.write_bytes(self._fs, self.path, data)
-        else:
-            active.write(self._fs, self.path, data)
+        context.current().write(self.area, self.path, data)
 
 
 class ParquetTarget(LakeTarget):
@@ -206,11 +207,8 @@ class ParquetTarget(LakeTarget):
 
     def read(self, columns: Optional[Sequence[str]] = None) -> pa.Table:
         """The table, decoding only ``columns`` when given."""
-        active = session.current()
-        if active is None:
-            return formats.from_parquet_bytes(self.read_bytes(), columns)
-        return active.table(self._fs, self.path, columns,
-                            lambda data: formats.from_parquet_bytes(data, columns))
+        return context.current().table(self.area, self.path, columns,
+                                       lambda data: formats.from_parquet_bytes(data, columns))
 
     def read_pandas(self, columns: Optional[Sequence[str]] = None):
         return self.read(columns).to_pandas()
@@ -220,9 +218,7 @@ class ParquetTarget(LakeTarget):
         if not isinstance(table, pa.Table):
             table = pa.Table.from_pandas(table, preserve_index=False)
         self.write_bytes(formats.to_parquet_bytes(table))
-        active = session.current()
-        if active is not None:
-            active.keep_table(self._fs, self.path, table)
+        context.current().keep_table(self.area, self.path, table)
 
     def num_rows(self) -> int:
         return formats.parquet_num_rows(self.read_bytes())

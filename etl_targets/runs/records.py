@@ -20,6 +20,7 @@ import uuid
 from typing import Iterator, List, Optional
 
 from etl_targets.lake import storage
+from etl_targets.lake.context import Area
 from etl_targets.lake.layout import ops_folder
 
 
@@ -38,56 +39,53 @@ def _dump(record: dict) -> bytes:
     return json.dumps(record, indent=2, sort_keys=True, default=str).encode() + b"\n"
 
 
-def manifest_path(lake_root: str, pipeline: str, day: dt.date) -> str:
-    return storage.join(ops_folder(lake_root, "manifests", pipeline), f"{pipeline}-{day.isoformat()}.json")
+def manifest_path(pipeline: str, day: dt.date) -> str:
+    return storage.join(ops_folder("manifests", pipeline), f"{pipeline}-{day.isoformat()}.json")
 
 
-def latest_path(lake_root: str, pipeline: str) -> str:
-    return storage.join(ops_folder(lake_root, "latest"), f"{pipeline}.json")
+def latest_path(pipeline: str) -> str:
+    return storage.join(ops_folder("latest"), f"{pipeline}.json")
 
 
-def runs_folder(lake_root: str, pipeline: str) -> str:
-    return ops_folder(lake_root, "runs", pipeline)
+def runs_folder(pipeline: str) -> str:
+    return ops_folder("runs", pipeline)
 
 
-def publish_run(lake_root: str, record: dict, manifest_day: dt.date) -> List[str]:
+def publish_run(lake: Area, record: dict, manifest_day: dt.date) -> List[str]:
     """Writes the run's record, its manifest and (on success) the latest pointer.
 
     Returns:
         The locations written, for the console.
     """
-    fs, root = storage.filesystem(lake_root)
     pipeline = record["pipeline"]
     data = _dump(record)
     paths = [
-        storage.join(runs_folder(root, pipeline), f"{record['run_id']}.json"),
-        manifest_path(root, pipeline, manifest_day),
+        lake.join(runs_folder(pipeline), f"{record['run_id']}.json"),
+        lake.join(manifest_path(pipeline, manifest_day)),
     ]
     if record["status"] == "success":
-        paths.append(latest_path(root, pipeline))
+        paths.append(lake.join(latest_path(pipeline)))
     for path in paths:
-        storage.write_bytes(fs, path, data)
-    return [storage.location(fs, p) for p in paths]
+        storage.write_bytes(lake.fs, path, data)
+    return [lake.location(p) for p in paths]
 
 
-def read_latest(lake_root: str, pipeline: str) -> Optional[dict]:
+def read_latest(lake: Area, pipeline: str) -> Optional[dict]:
     """The last successful run's manifest, or None if there was none."""
-    fs, root = storage.filesystem(lake_root)
-    path = latest_path(root, pipeline)
     try:
-        return json.loads(storage.read_bytes(fs, path))
+        return json.loads(storage.read_bytes(lake.fs, lake.join(latest_path(pipeline))))
     except FileNotFoundError:
         return None
 
 
-def iter_runs(lake_root: str, pipelines: List[str]) -> Iterator[dict]:
+def iter_runs(lake: Area, pipelines: List[str]) -> Iterator[dict]:
     """Run records, newest first (names sort by start time)."""
-    fs, root = storage.filesystem(lake_root)
     paths = []
     for pipeline in pipelines:
-        paths += [p for p in storage.list_files(fs, runs_folder(root, pipeline)) if p.endswith(".json")]
+        paths += [p for p in storage.list_files(lake.fs, lake.join(runs_folder(pipeline)))
+                  if p.endswith(".json")]
     for path in sorted(paths, key=lambda p: p.rsplit("/", 1)[-1], reverse=True):
-        yield json.loads(storage.read_bytes(fs, path))
+        yield json.loads(storage.read_bytes(lake.fs, path))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
