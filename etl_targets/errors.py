@@ -40,3 +40,7 @@ class ContractError(EtlError):
 
 class MissingInputError(EtlError):
     """An expected landing file is not there."""
+
+
+class UsageError(EtlError):
+    """The command line asks for something that cannot be done (a bad value)."""

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 from etl_targets.cli import exitcodes
 from etl_targets.dates import parse_date
-from etl_targets.errors import ConfigError, EtlError
+from etl_targets.errors import EtlError
 
 
 def _date(text: str):
@@ -98,7 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_pipeline(args, args.dataset)
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return exitcodes.CONFIG_ERROR if isinstance(exc, ConfigError) else exitcodes.TASK_FAILED
+        return exitcodes.for_error(exc)
 
 
 if __name__ == "__main__":

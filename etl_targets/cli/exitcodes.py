@@ -1,8 +1,15 @@
-"""Exit statuses of ``etl-targets``, documented in the README.
+"""Exit statuses of ``etl-targets``: the one table, documented in the README.
 
 Distinct codes let cron wrappers and monitors tell "the ERP file is late"
 from "the data is bad" from "our setup is broken" without reading logs.
+Every command maps an exception to its status through :func:`for_error`
+and nowhere else; a test holds the README's table to :data:`MEANINGS`.
 """
+
+from typing import Dict, Tuple, Type
+
+from etl_targets.errors import (ConfigError, ContractError, EtlError, MissingInputError,
+                                StorageError, UsageError)
 
 OK = 0                 # success, including "already complete"
 INTERNAL_ERROR = 1     # a bug: unexpected exception (traceback in the log)
@@ -12,3 +19,34 @@ MISSING_INPUT = 4      # an expected landing file is absent
 TASK_FAILED = 5        # a task failed: bad input data or a storage error
 NOT_RUN = 6            # scheduling failed or tasks were not run (scheduler, lock)
 STALE = 7              # `freshness`: last success older than --max-age
+
+#: status -> what it means, word for word the README's "Exit status" table
+MEANINGS: Dict[int, str] = {
+    OK: 'success, including "already complete" (nothing to build)',
+    INTERNAL_ERROR: "internal error (a bug; traceback in the log)",
+    BAD_ARGUMENTS: "bad arguments",
+    CONFIG_ERROR: "configuration error (unknown `--env`, missing root, contradicting override)",
+    MISSING_INPUT: "missing input: a landing file (or `--input`) is absent; the message names it",
+    TASK_FAILED: "a task failed: bad input data (e.g. a missing column) or a storage error",
+    NOT_RUN: "not run: scheduling failed, or (bin/etl-run) another run of the pipeline "
+             "holds the lock",
+    STALE: "`freshness`: the last success is older than `--max-age`",
+}
+
+#: exception type -> status; the first matching row wins, so subclasses come first
+BY_ERROR: Tuple[Tuple[Type[BaseException], int], ...] = (
+    (UsageError, BAD_ARGUMENTS),
+    (ConfigError, CONFIG_ERROR),
+    (MissingInputError, MISSING_INPUT),
+    (ContractError, TASK_FAILED),
+    (StorageError, TASK_FAILED),
+    (EtlError, TASK_FAILED),
+)
+
+
+def for_error(exc: BaseException) -> int:
+    """The exit status of a failure; anything not ours is a bug."""
+    for kind, code in BY_ERROR:
+        if isinstance(exc, kind):
+            return code
+    return INTERNAL_ERROR

@@ -8,6 +8,7 @@ from etl_targets.lake import context
 from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
 from etl_targets.config import load_settings
+from etl_targets.errors import UsageError
 
 COLUMNS = ("run_id", "pipeline", "dates", "env", "started", "duration", "status", "failed_step")
 
@@ -50,8 +51,7 @@ def run_freshness(args, pipelines: List[str]) -> int:
     try:
         limit = ops.parse_duration(args.max_age)
     except ValueError as exc:
-        print(f"error: --max-age: {exc}", file=sys.stderr)
-        return exitcodes.BAD_ARGUMENTS
+        raise UsageError(f"--max-age: {exc}") from None
     settings = load_settings(args.env)
     worst = exitcodes.OK
     now = dt.datetime.now(dt.timezone.utc)

@@ -41,7 +41,7 @@ def run_pipeline(args, dataset) -> int:
         settings = load_settings(args.env)
     except ConfigError as exc:
         console.event("config", "failure", f"error: {exc}", error=str(exc))
-        return exitcodes.CONFIG_ERROR
+        return exitcodes.for_error(exc)
     record = {
         "pipeline": dataset.folder, "run_id": run_id, "env": settings.env or "default",
         "dates": [d.isoformat() for d in dates], "dry_run": args.dry_run,
@@ -58,9 +58,7 @@ def run_pipeline(args, dataset) -> int:
             code = _build(args, dataset, dates, settings, console, record)
         except EtlError as exc:
             log.exception("run failed")
-            code = _fail(record, console, "run", str(exc),
-                         exitcodes.MISSING_INPUT if isinstance(exc, MissingInputError)
-                         else exitcodes.TASK_FAILED)
+            code = _fail(record, console, "run", str(exc), exitcodes.for_error(exc))
         except Exception as exc:  # noqa: BLE001 - every failure gets a record
             log.exception("unexpected error")
             code = _fail(record, console, "run", f"internal error: {type(exc).__name__}: {exc}",
