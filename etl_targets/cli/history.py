@@ -7,14 +7,31 @@ from typing import List
 from etl_targets.lake import context
 from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
+from etl_targets.cli.arguments import add_env, positive_int
 from etl_targets.config import load_settings
 from etl_targets.errors import UsageError
 
 COLUMNS = ("run_id", "pipeline", "dates", "env", "started", "duration", "status", "failed_step")
 
 
-def run_runs(args, pipelines: List[str]) -> int:
+def add_commands(commands, datasets) -> None:
+    """``runs`` and ``freshness``."""
+    runs = commands.add_parser("runs", help="show the run history")
+    runs.set_defaults(run=run_runs)
+    runs.add_argument("--pipeline", choices=sorted(datasets))
+    runs.add_argument("--last", type=positive_int, default=20)
+    runs.add_argument("--status", choices=("success", "failure"))
+    add_env(runs)
+    fresh = commands.add_parser("freshness", help="age of the last success; non-zero when stale")
+    fresh.set_defaults(run=run_freshness)
+    fresh.add_argument("--pipeline", choices=sorted(datasets))
+    fresh.add_argument("--max-age", required=True, help="e.g. 26h, 90m, 2d")
+    add_env(fresh)
+
+
+def run_runs(args, datasets) -> int:
     """Prints the newest run records as a table."""
+    pipelines = sorted(datasets)
     settings = load_settings(args.env)
     chosen = [args.pipeline] if args.pipeline else pipelines
     rows = []
@@ -46,8 +63,9 @@ def _table(rows) -> None:
         print("(no runs recorded)")
 
 
-def run_freshness(args, pipelines: List[str]) -> int:
+def run_freshness(args, datasets) -> int:
     """Prints the age of the last success; non-zero when older than --max-age."""
+    pipelines = sorted(datasets)
     try:
         limit = ops.parse_duration(args.max_age)
     except ValueError as exc:

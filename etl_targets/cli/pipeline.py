@@ -17,6 +17,7 @@ from etl_targets.graph import runner
 from etl_targets.lake import storage
 from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
+from etl_targets.cli.arguments import add_dates, add_env, check_dates, positive_int
 from etl_targets.cli.console import Console, Progress
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import load_settings
@@ -29,8 +30,34 @@ from etl_targets.graph.tasks import gold_tasks
 log = logging.getLogger("etl_targets")
 
 
-def run_pipeline(args, dataset) -> int:
+def add_commands(commands, datasets) -> None:
+    """One subcommand per dataset: ``etl-targets so --date D`` and the like."""
+    for dataset in datasets.values():
+        sub = commands.add_parser(dataset.folder, help=f"build every gold table of {dataset.code}")
+        sub.set_defaults(dataset=dataset, run=run_pipeline, check=_check)
+        add_dates(sub)
+        sub.add_argument("--input", help="use this file (any fsspec URL) as the landing file "
+                                          "of the one --date")
+        sub.add_argument("--dry-run", action="store_true",
+                         help="parse, validate and transform in memory; write nothing")
+        add_env(sub)
+        sub.add_argument("--workers", type=positive_int, default=1, help="worker processes")
+        sub.add_argument("--scheduler-host", help="central luigid host (default: in-process)")
+        sub.add_argument("--scheduler-port", type=positive_int, help="central luigid port")
+        sub.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+def _check(parser, args) -> None:
+    check_dates(parser, args)
+    if args.input and args.start:
+        parser.error("--input overrides one date's file: use it with --date")
+    if args.scheduler_port and not args.scheduler_host:
+        parser.error("--scheduler-port needs --scheduler-host")
+
+
+def run_pipeline(args, datasets) -> int:
     """The dataset subcommand. Returns the exit status."""
+    dataset = args.dataset
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     run_id = ops.new_run_id(started)
