@@ -11,8 +11,9 @@ names with commas, quotes, accents or a line break, duplicates within a day
 re-statements of earlier days' lines (some CANCELLED, some with the very same
 Last Modified so that the later date must win), and a few invalid rows.
 
-Standard library only, deterministic for a given seed. What the files mean
-is left to ``reference_so``; this module only writes them.
+Standard library only (file names from ``support.landing``), deterministic
+for a given seed. What the files mean is left to ``reference_so``; this
+module only writes them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from support.landing import landing_name
 
 HEADERS = (
     "SO Number", "Line", "Order Date", "Customer ID", "Customer Name",
@@ -100,7 +103,7 @@ def write_foreign_month(
     for number in day_numbers:
         day = date(year, month, number)
         rows = _day_rows(rng, day, rows_per_day, latest)
-        path = so_dir / f"zheSO-{day.year}-{day.month}-{day.day}.csv"
+        path = so_dir / landing_name(day)
         path.write_bytes(_render(rng, rows))
         paths.append(path)
     return paths

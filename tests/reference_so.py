@@ -196,11 +196,6 @@ def month_to_date(day: date) -> list[date]:
     return [day.replace(day=n) for n in range(1, day.day + 1)]
 
 
-def landing_name(day: date) -> str:
-    """Names the SO landing file of ``day`` (month and day not zero-padded)."""
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
-
-
 def _aggregate(rows: Iterable[dict], keys: tuple[str, ...]) -> list[dict]:
     """Groups non-cancelled rows by ``keys``; sums stay exact Decimals."""
     groups: dict[tuple, dict] = {}

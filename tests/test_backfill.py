@@ -19,12 +19,10 @@ The data are generated (``etl_targets.datasets.samples.so.generate``): 40 days f
 """
 
 import datetime as dt
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -32,17 +30,17 @@ import pytest
 
 from etl_targets.datasets.samples import so as sample
 
-REPO = Path(__file__).resolve().parent.parent
-LUIGI_CFG = REPO / "luigi.cfg"
-LUIGI = Path(sys.executable).parent / "luigi"
+from support.cli import etl_argv, explain, luigi_argv, run_command
+from support.env import cli_environment
+from support.lakes import GOLD_TABLES, contract_paths, partition, run_records
+from support.landing import landing_name
+from support.s3 import listings
 
 START = dt.date(2026, 1, 1)
 DAYS = 40
 ROWS = 25
 ALL_DAYS = [START + dt.timedelta(days=k) for k in range(DAYS)]
 END = ALL_DAYS[-1]  # 2026-02-09
-#: Outputs of one date under the lake, from the data contract's layout.
-GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
 STEPS = ("bronze", "silver", "gold:so_daily_sales", "gold:so_mtd_by_region")
 
 
@@ -50,24 +48,9 @@ STEPS = ("bronze", "silver", "gold:so_daily_sales", "gold:so_mtd_by_region")
 # helpers
 # --------------------------------------------------------------------------
 
-def partition(day: dt.date) -> str:
-    return f"date={day.isoformat()}"
-
-
-def landing_name(day: dt.date) -> str:
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
-
-
 def outputs_of(lake: Path, day: dt.date):
-    """Every file the contract says a fully built date has."""
-    part = partition(day)
-    return [
-        lake / "bronze" / "so" / part / landing_name(day),
-        lake / "bronze" / "so" / part / "_manifest.json",
-        lake / "silver" / "so" / part / "data.parquet",
-        lake / "silver" / "so_rejects" / part / "data.parquet",
-        *(lake / "gold" / table / part / "data.parquet" for table in GOLD_TABLES),
-    ]
+    """Every file the contract says a fully built date has: bronze (2), silver (2), gold (2)."""
+    return [lake / path for path in contract_paths(day).values()]
 
 
 def data_files(lake: Path):
@@ -81,34 +64,17 @@ def all_files(root: Path):
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def environment(lake, landing, logs, **extra):
-    env = {**os.environ, "LUIGI_CONFIG_PATH": str(LUIGI_CFG), "ETL_LAKE_ROOT": str(lake),
-           "ETL_LANDING_ROOT": str(landing), "ETL_LOG_DIR": str(logs)}
-    env.update(extra)
-    return env
-
-
 def etl(*args, env, cwd):
     """``python -m etl_targets ...`` the way cron runs it (stdout is not a TTY)."""
-    return subprocess.run([sys.executable, "-m", "etl_targets", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=180)
+    return run_command(etl_argv(*args), env=env, cwd=cwd, timeout=180)
 
 
 def luigi_cmd(*args, env, cwd):
-    return subprocess.run([str(LUIGI), "--module", "etl_targets", *args, "--local-scheduler"],
-                          env=env, cwd=cwd, capture_output=True, text=True, timeout=180)
+    return run_command(luigi_argv(*args, "--local-scheduler"), env=env, cwd=cwd, timeout=180)
 
 
 def backfill(start, end, *extra, env, cwd):
     return etl("so", "--start", start.isoformat(), "--end", end.isoformat(), *extra, env=env, cwd=cwd)
-
-
-def run_records(lake: Path):
-    """The run records under ``_ops/runs/so``, oldest first (names sort by start time)."""
-    folder = lake / "_ops" / "runs" / "so"
-    if not folder.is_dir():
-        return []
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def built(record):
@@ -118,10 +84,6 @@ def built(record):
 
 def everything(days):
     return {(step, day.isoformat()) for step in STEPS for day in days}
-
-
-def explain(done) -> str:
-    return f"exit {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
 
 
 # --------------------------------------------------------------------------
@@ -141,7 +103,7 @@ def built_lake(generated_landing, tmp_path_factory) -> Path:
     """The 40 days built once by the CLI (read only: tests copy it)."""
     work = tmp_path_factory.mktemp("built")
     lake = work / "lake"
-    done = backfill(START, END, env=environment(lake, generated_landing, work / "logs"), cwd=work)
+    done = backfill(START, END, env=cli_environment(lake, generated_landing, work / "logs"), cwd=work)
     assert done.returncode == 0, explain(done)
     return lake
 
@@ -154,7 +116,7 @@ def work(tmp_path, generated_landing):
         lake = tmp_path / "lake"
         landing = generated_landing
         cwd = tmp_path
-        env = environment(tmp_path / "lake", generated_landing, tmp_path / "logs")
+        env = cli_environment(tmp_path / "lake", generated_landing, tmp_path / "logs")
 
     return Work
 
@@ -290,8 +252,7 @@ def test_backfill_on_a_terminal_shows_a_progress_bar(copy_of_built_lake):
         shutil.rmtree(work.lake / "gold" / "so_daily_sales" / partition(day))
 
     code, shown = run_on_a_terminal(
-        [sys.executable, "-m", "etl_targets", "so", "--start", START.isoformat(),
-         "--end", END.isoformat()], work.env, work.cwd)
+        etl_argv("so", "--start", START.isoformat(), "--end", END.isoformat()), work.env, work.cwd)
 
     assert code == 0, shown
     assert f"{DAYS}/{DAYS} dates" in shown, shown
@@ -392,7 +353,7 @@ def test_range_daily_over_more_than_fifty_dates_builds_every_date(tmp_path):
     days = 60
     landing = tmp_path / "landing"
     sample.generate(START, days, 5, landing, seed=11)
-    env = environment(tmp_path / "lake", landing, tmp_path / "logs")
+    env = cli_environment(tmp_path / "lake", landing, tmp_path / "logs")
     stop = START + dt.timedelta(days=days)
 
     done = luigi_cmd("RangeDaily", "--of", "GoldSO", "--start", START.isoformat(),
@@ -406,7 +367,7 @@ def test_range_daily_over_more_than_fifty_dates_builds_every_date(tmp_path):
 def test_range_daily_rerun_on_s3_is_answered_by_one_listing(s3_env, s3_requests, tmp_path,
                                                            generated_landing):
     """The rerun costs one ListObjectsV2 of the gold prefix: bulk_complete, not a HEAD per date."""
-    env = environment(f"s3://{s3_env}/lake", generated_landing, tmp_path / "logs")
+    env = cli_environment(f"s3://{s3_env}/lake", generated_landing, tmp_path / "logs")
     days = ALL_DAYS[:12]
     stop = days[-1] + dt.timedelta(days=1)
     args = ("RangeDaily", "--of", "GoldSO", "--start", START.isoformat(), "--stop", stop.isoformat())
@@ -421,6 +382,6 @@ def test_range_daily_rerun_on_s3_is_answered_by_one_listing(s3_env, s3_requests,
     assert again.returncode == 0, explain(again)
     assert s3_requests.writes() == []
     assert [path for method, path in requests if method == "HEAD"] == []
-    lists = [path for method, path in requests if method == "GET" and "list-type=2" in path]
+    lists = listings(requests)
     assert len(lists) == 1 and "/gold/so_daily_sales" in urllib.parse.unquote(lists[0]), requests
     assert len(requests) == 1, requests

@@ -9,10 +9,8 @@ file points the lake, the landing area and the log folder (where
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import fcntl
-import json
 import re
 import shlex
 import shutil
@@ -22,34 +20,21 @@ from typing import Dict, List
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from support.cli import Run, run_command
+from support.env import etl_roots
+from support.lakes import GOLD_TABLES, run_records
+from support.landing import copy_landing, landing_name
+from support.paths import REPO
+
 ETL_RUN = REPO / "bin" / "etl-run"
-SAMPLE_SO = REPO / "sample_data" / "landing" / "so"
 
 JAN_1 = dt.date(2026, 1, 1)
-GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
 #: 2026-01-27T02:30:00Z pipeline=so exit=4 <last stderr lines>
 FAILURE_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
                           r"pipeline=so exit=(?P<code>\d+) (?P<text>.*)$")
 
 pytestmark = pytest.mark.skipif(shutil.which("flock") is None or shutil.which("env") is None,
                                 reason="bin/etl-run needs flock(1) and env(1)")
-
-
-def landing_name(day: dt.date) -> str:
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
-
-
-@dataclasses.dataclass
-class Run:
-    argv: List[str]
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (f"$ {' '.join(self.argv)}\nexit {self.code}\n--- stdout\n{self.stdout}"
-                f"--- stderr\n{self.stderr}")
 
 
 class Site:
@@ -64,22 +49,18 @@ class Site:
         (self.landing / "so").mkdir(parents=True)
         self.cwd.mkdir()
         self.env_file = root / "etl_targets.env"
-        values = {"ETL_LAKE_ROOT": str(self.lake), "ETL_LANDING_ROOT": str(self.landing),
-                  "ETL_LOG_DIR": str(self.logs), **settings}
+        values = {**etl_roots(self.lake, self.landing, self.logs), **settings}
         self.env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items()))
 
     def land(self, *days: dt.date) -> None:
-        for day in days:
-            shutil.copyfile(SAMPLE_SO / landing_name(day), self.landing / "so" / landing_name(day))
+        copy_landing(self.landing, *days)
 
     def argv(self, *args: str, **env: str) -> List[str]:
         assignments = [f"{k}={v}" for k, v in {"ETL_ENV_FILE": str(self.env_file), **env}.items()]
         return ["env", "-i", *assignments, str(ETL_RUN), *args]
 
     def run(self, *args: str, **env: str) -> Run:
-        argv = self.argv(*args, **env)
-        done = subprocess.run(argv, cwd=self.cwd, capture_output=True, text=True, timeout=120)
-        return Run(argv, done.returncode, done.stdout, done.stderr)
+        return Run.of(run_command(self.argv(*args, **env), cwd=self.cwd))
 
     def start(self, *args: str, **env: str) -> subprocess.Popen:
         return subprocess.Popen(self.argv(*args, **env), cwd=self.cwd, stdout=subprocess.PIPE,
@@ -90,10 +71,7 @@ class Site:
         return path.read_text().splitlines() if path.exists() else []
 
     def run_records(self) -> List[dict]:
-        folder = self.lake / "_ops" / "runs" / "so"
-        if not folder.exists():
-            return []
-        return [json.loads(p.read_text()) for p in sorted(folder.iterdir())]
+        return run_records(self.lake)
 
     def lake_files(self) -> Dict[str, int]:
         if not self.lake.exists():

@@ -16,7 +16,6 @@ run takes about a second); those tests only read what the run left.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import hashlib
@@ -24,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -33,19 +30,17 @@ from typing import Dict, List, Optional
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-LUIGI_CFG = REPO / "luigi.cfg"
-SAMPLE_SO = REPO / "sample_data" / "landing" / "so"
-CONSOLE_SCRIPT = Path(sys.executable).parent / "etl-targets"
+from support.cli import CONSOLE_SCRIPT, Run, etl_argv, run_command
+from support.env import cli_environment
+from support.lakes import GOLD_TABLES, partition, run_records
+from support.landing import copy_landing, drop_column, landing_name
+from support.paths import SAMPLE_SO
+from support.s3 import s3_client_fs
 
 JAN = [dt.date(2026, 1, day) for day in range(1, 32)]
 JAN_1, JAN_2, JAN_3, JAN_27 = dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3), \
     dt.date(2026, 1, 27)
-GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
 
-#: ``   silver    27 dates    7866 rows in silver, 72 rejected  -> /lake/silver/so/``
-STAGE_LINE = re.compile(r"^\s+(?P<step>bronze|silver|gold:\w+)\s+.*?\s(?P<rows>\d+) rows"
-                        r"(?: landed| in silver)?(?:, (?P<rejects>\d+) rejected)?\s+->\s+\S+\s*$")
 RUN_ID = re.compile(r"\b\d{8}T\d{9}Z-[0-9a-f]{8}\b")
 
 
@@ -53,49 +48,8 @@ RUN_ID = re.compile(r"\b\d{8}T\d{9}Z-[0-9a-f]{8}\b")
 # Helpers
 # --------------------------------------------------------------------------
 
-def landing_name(day: dt.date) -> str:
-    """The ERP's file name, written out from the contract (not imported)."""
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def partition(day: dt.date) -> str:
-    return f"date={day.isoformat()}"
-
-
-@dataclasses.dataclass
-class Run:
-    """One finished CLI process."""
-
-    argv: List[str]
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def stage_counts(self) -> Dict[str, tuple]:
-        """``{step: (rows, rejects)}`` from the text per-stage lines."""
-        found = {}
-        for line in self.stdout.splitlines():
-            match = STAGE_LINE.match(line)
-            if match:
-                rejects = match.group("rejects")
-                found[match.group("step")] = (int(match.group("rows")),
-                                              None if rejects is None else int(rejects))
-        return found
-
-    def json_events(self) -> List[dict]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    def __str__(self) -> str:  # shown by pytest when an assertion fails
-        return (f"$ {' '.join(self.argv)}\nexit {self.code}\n--- stdout\n{self.stdout}"
-                f"--- stderr\n{self.stderr}")
 
 
 class Workspace:
@@ -115,29 +69,18 @@ class Workspace:
         self.lake = None if self.lake_url.startswith("s3://") else Path(self.lake_url)
 
     def land(self, *days: dt.date) -> None:
-        for day in days:
-            shutil.copyfile(SAMPLE_SO / landing_name(day), self.landing / "so" / landing_name(day))
+        copy_landing(self.landing, *days)
 
     def landing_file(self, day: dt.date) -> Path:
         return self.landing / "so" / landing_name(day)
 
     def env(self, **overrides: Optional[str]) -> Dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
-        env.update(LUIGI_CONFIG_PATH=str(LUIGI_CFG), ETL_LAKE_ROOT=self.lake_url,
-                   ETL_LANDING_ROOT=str(self.landing), ETL_LOG_DIR=str(self.logs))
-        for name, value in overrides.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        return env
+        return cli_environment(self.lake_url, self.landing, self.logs, **overrides)
 
     def run(self, *args: str, command: Optional[List[str]] = None, timeout: float = 120,
             **env: Optional[str]) -> Run:
-        argv = (command or [sys.executable, "-m", "etl_targets"]) + list(args)
-        done = subprocess.run(argv, cwd=self.cwd, env=self.env(**env), capture_output=True,
-                              text=True, timeout=timeout)
-        return Run(argv, done.returncode, done.stdout, done.stderr)
+        argv = (command or etl_argv()) + list(args)
+        return Run.of(run_command(argv, cwd=self.cwd, env=self.env(**env), timeout=timeout))
 
     # -- reading what a run left ------------------------------------------
 
@@ -151,10 +94,7 @@ class Workspace:
         return json.loads(self.ops("latest", "so.json").read_text())
 
     def run_records(self) -> List[dict]:
-        folder = self.ops("runs", "so")
-        if not folder.exists():
-            return []
-        return [json.loads(p.read_text()) for p in sorted(folder.iterdir())]
+        return run_records(self.lake)
 
     def log_file(self, day: dt.date) -> Path:
         return self.logs / "so" / f"so-{day.isoformat()}.log"
@@ -190,10 +130,8 @@ def published_counts(ws: Workspace, days: List[dt.date], gold_day: dt.date) -> D
 
 
 def s3_snapshot(url: str) -> Dict[str, str]:
-    """Every object below an ``s3://`` URL: key -> sha256 of its bytes (fresh client, no cache)."""
-    import s3fs
-
-    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+    """Every object below an ``s3://`` URL: key -> sha256 of its bytes (a client with no cache)."""
+    fs = s3_client_fs(os.environ["AWS_ENDPOINT_URL"])  # where the test's environment points
     root = url[len("s3://"):]
     if not fs.exists(root):
         return {}
@@ -450,11 +388,7 @@ class FailedTask:
 
 def land_without_qty(ws: Workspace, day: dt.date) -> None:
     """Lands the sample file of ``day`` with its Qty column cut out (a file-level error)."""
-    with open(SAMPLE_SO / landing_name(day), encoding="utf-8-sig", newline="") as source:
-        rows = list(csv.reader(source))
-    qty = [h.strip().lower() for h in rows[0]].index("qty")
-    with open(ws.landing_file(day), "w", encoding="utf-8", newline="") as target:
-        csv.writer(target).writerows([f for i, f in enumerate(row) if i != qty] for row in rows)
+    drop_column(SAMPLE_SO / landing_name(day), ws.landing_file(day), "Qty")
 
 
 @pytest.fixture(scope="module")
@@ -731,15 +665,14 @@ SECRET = "SECRETdistinct123"
 
 
 @pytest.mark.s3
-def test_credentials_never_reach_console_log_manifest_or_run_records(tmp_path, s3_env):
-    import s3fs
-
+def test_credentials_never_reach_console_log_manifest_or_run_records(tmp_path, s3_env,
+                                                                      s3fs_client):
     ws = Workspace(tmp_path, lake=f"s3://{s3_env}/lake")
     ws.land(JAN_1)
     runs = [ws.run("so", "--date", "2026-01-01", AWS_SECRET_ACCESS_KEY=SECRET),
             ws.run("so", "--date", "2026-01-02", AWS_SECRET_ACCESS_KEY=SECRET)]  # missing file
     assert [r.code for r in runs] == [0, 4], "\n".join(map(str, runs))
-    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+    fs = s3fs_client
     ops = fs.find(f"{s3_env}/lake/_ops")
     assert any("/runs/so/" in k for k in ops) and any("/manifests/so/" in k for k in ops)
     texts = {k: fs.cat_file(k).decode() for k in ops}

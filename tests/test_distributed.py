@@ -19,9 +19,7 @@ bronze files byte for byte).
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -29,13 +27,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import s3fs
 
 from etl_targets.datasets.samples import so as sample
 
+from support.cli import etl_argv, explain
+from support.env import cli_environment
+from support.lakes import contract_paths
+
 pytestmark = [pytest.mark.luigid, pytest.mark.s3]
 
-REPO = Path(__file__).resolve().parent.parent
 START = dt.date(2026, 1, 1)
 DAYS = [START + dt.timedelta(days=k) for k in range(12)]
 END = DAYS[-1]
@@ -44,23 +44,12 @@ FAMILIES = ("BronzeSO", "SilverSO", "GoldSO", "GoldSOMTD")
 STEPS = ("bronze", "silver", "gold:so_daily_sales", "gold:so_mtd_by_region")
 
 
-def s3():
-    return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
-
-
-def explain(process, out, err) -> str:
-    return f"exit {process.returncode}\n--- stdout\n{out[-3000:]}\n--- stderr\n{err[-3000:]}"
-
-
 def etl_environment(bucket, prefix, logs: Path):
-    return {**os.environ, "LUIGI_CONFIG_PATH": str(REPO / "luigi.cfg"),
-            "ETL_LAKE_ROOT": f"s3://{bucket}/{prefix}",
-            "ETL_LANDING_ROOT": f"s3://{bucket}/landing", "ETL_LOG_DIR": str(logs)}
+    return cli_environment(f"s3://{bucket}/{prefix}", f"s3://{bucket}/landing", logs)
 
 
 def backfill_command(*extra):
-    return [sys.executable, "-m", "etl_targets", "so", "--start", START.isoformat(),
-            "--end", END.isoformat(), *extra]
+    return etl_argv("so", "--start", START.isoformat(), "--end", END.isoformat(), *extra)
 
 
 class RunningWatcher(threading.Thread):
@@ -98,16 +87,7 @@ def data_keys_put(requests, bucket, prefix):
 
 
 def expected_keys(prefix):
-    keys = set()
-    for day in DAYS:
-        part = f"date={day.isoformat()}"
-        keys |= {f"{prefix}/bronze/so/{part}/zheSO-{day.year}-{day.month}-{day.day}.csv",
-                 f"{prefix}/bronze/so/{part}/_manifest.json",
-                 f"{prefix}/silver/so/{part}/data.parquet",
-                 f"{prefix}/silver/so_rejects/{part}/data.parquet",
-                 f"{prefix}/gold/so_daily_sales/{part}/data.parquet",
-                 f"{prefix}/gold/so_mtd_by_region/{part}/data.parquet"}
-    return keys
+    return {f"{prefix}/{path}" for day in DAYS for path in contract_paths(day).values()}
 
 
 @pytest.fixture(scope="module")
@@ -129,16 +109,16 @@ def distributed(request, _cache):
     """
     if not _cache:
         _cache.update(_run_builds(request.getfixturevalue("s3_env"),
+                                  request.getfixturevalue("s3fs_client"),
                                   request.getfixturevalue("s3_requests"),
                                   request.getfixturevalue("luigid"),
                                   request.getfixturevalue("tmp_path")))
     return _cache
 
 
-def _run_builds(bucket, s3_requests, luigid, tmp_path):
+def _run_builds(bucket, fs, s3_requests, luigid, tmp_path):
     local = tmp_path / "generated"
     sample.generate(START, len(DAYS), 60, local, seed=44)
-    fs = s3()
     fs.put(str(local / "so") + "/", f"{bucket}/landing/so/", recursive=True)
 
     host, port = luigid

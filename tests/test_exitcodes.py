@@ -1,6 +1,5 @@
 """One exit-code table: every command maps failures through it, and the README shows it."""
 
-import pathlib
 import re
 
 import pytest
@@ -9,7 +8,9 @@ from etl_targets.cli import exitcodes
 from etl_targets.errors import (ConfigError, ContractError, EtlError, MissingInputError,
                                 StorageError, UsageError)
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+from support.paths import REPO
+
+README = REPO / "README.md"
 
 
 def readme_exit_table():

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +24,12 @@ from luigi.execution_summary import LuigiStatusCode
 
 from etl_targets import GoldSO, GoldSOMTD, SilverSO
 
-REPO = Path(__file__).resolve().parent.parent
-LUIGI = Path(sys.executable).parent / "luigi"
+from support.cli import luigi_argv, run_command
+from support.lakes import contract_paths, roots
+from support.landing import drop_column
+from support.landing import landing_name as erp_name
+from support.paths import REPO
+
 QUICK_START = dt.date(2026, 1, 27)
 
 SILVER_COLUMNS = {"so_number", "line", "order_date", "customer_id", "customer_name", "region",
@@ -34,29 +37,8 @@ SILVER_COLUMNS = {"so_number", "line", "order_date", "customer_id", "customer_na
                   "line_amount"}
 
 
-def erp_name(day: dt.date) -> str:
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
-
-
-def contract_paths(day: dt.date) -> dict:
-    """Section 3 of the data contract for one SO date, relative to the lake root."""
-    part = f"date={day.isoformat()}"
-    return {
-        "bronze": f"bronze/so/{part}/{erp_name(day)}",
-        "manifest": f"bronze/so/{part}/_manifest.json",
-        "silver": f"silver/so/{part}/data.parquet",
-        "rejects": f"silver/so_rejects/{part}/data.parquet",
-        "daily": f"gold/so_daily_sales/{part}/data.parquet",
-        "mtd": f"gold/so_mtd_by_region/{part}/data.parquet",
-    }
-
-
 def days(first: int, last: int, month: int = 1):
     return [dt.date(2026, month, d) for d in range(first, last + 1)]
-
-
-def roots(lake: Path, landing: Path) -> dict:
-    return {"lake_root": str(lake), "landing_root": str(landing)}
 
 
 def data_files(lake: Path) -> set:
@@ -75,15 +57,6 @@ def count_records(path: Path) -> int:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = [r for r in csv.reader(handle) if r and not (len(r) == 1 and not r[0].strip())]
     return len(rows) - 1
-
-
-def drop_column(source: Path, target: Path, header: str) -> None:
-    """Copies a landing file without the column whose trimmed, case-folded header is ``header``."""
-    with open(source, encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.reader(handle))
-    index = [h.strip().casefold() for h in rows[0]].index(header.casefold())
-    with open(target, "w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([r[:index] + r[index + 1:] if r else r for r in rows])
 
 
 # --------------------------------------------------------------------------
@@ -330,8 +303,7 @@ def run_luigi_command(*arguments: str) -> subprocess.CompletedProcess:
     The roots come from ETL_LAKE_ROOT / ETL_LANDING_ROOT, which the autouse
     fixture points at this test's temporary folder.
     """
-    return subprocess.run([str(LUIGI), "--module", "etl_targets", *arguments, "--local-scheduler"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run_command(luigi_argv(*arguments, "--local-scheduler"), cwd=REPO)
 
 
 def test_luigi_command_exits_zero_when_the_graph_succeeds(tmp_landing, tmp_lake, landing_copier):

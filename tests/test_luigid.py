@@ -8,18 +8,17 @@ reported done by a worker that talked to it over HTTP.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from etl_targets import GoldSO
 
+from support.cli import luigi_argv, run_command
+from support.paths import REPO
+
 pytestmark = pytest.mark.luigid
 
-REPO = Path(__file__).resolve().parent.parent
 DAY = dt.date(2026, 1, 27)
 
 
@@ -56,9 +55,7 @@ def test_luigi_command_with_scheduler_host_reports_to_luigid(luigid, tmp_landing
                                                             landing_copier):
     host, port = luigid
     landing_copier(tmp_landing, DAY)
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "luigi"), "--module", "etl_targets", "GoldSO",
-         "--date", DAY.isoformat(), "--scheduler-host", host, "--scheduler-port", str(port)],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = run_command(luigi_argv("GoldSO", "--date", DAY.isoformat(), "--scheduler-host", host,
+                                  "--scheduler-port", str(port)), cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [t["name"] for t in done_tasks(luigid).values() if t["name"] == "GoldSO"] == ["GoldSO"]

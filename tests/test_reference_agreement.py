@@ -12,7 +12,6 @@ pipeline. Money is compared as ``Decimal``, never as float.
 
 import datetime as dt
 import re
-import sys
 from pathlib import Path
 
 import luigi
@@ -21,24 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
-# Pytest runs with --import-mode=importlib, which does not put tests/ on
-# sys.path; the reference and the foreign writer live there.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
+from etl_targets import GoldSO, GoldSOMTD
 
-from foreign_so import write_foreign_month  # noqa: E402
-from reference_so import (  # noqa: E402
-    COLUMNS,
-    daily_sales,
-    landing_name,
-    month_to_date,
-    mtd_by_region,
-    parse_landing,
-)
+# tests/ is on sys.path (see conftest.py); the reference and the foreign writer live there.
+from foreign_so import write_foreign_month
+from reference_so import COLUMNS, daily_sales, month_to_date, mtd_by_region, parse_landing
+from support.lakes import roots
+from support.landing import landing_name
+from support.paths import SAMPLE_LANDING
 
-from etl_targets import GoldSO, GoldSOMTD  # noqa: E402
-
-SAMPLE_LANDING = Path(__file__).resolve().parents[1] / "sample_data" / "landing"
 SAMPLE_DAY = dt.date(2026, 1, 27)
 FOREIGN_YEAR, FOREIGN_MONTH, FOREIGN_DAYS = 2026, 3, 6
 FOREIGN_DATES = [dt.date(FOREIGN_YEAR, FOREIGN_MONTH, d) for d in range(1, FOREIGN_DAYS + 1)]
@@ -91,10 +81,6 @@ def build(tasks) -> None:
     result = luigi.build(tasks, local_scheduler=True, detailed_summary=True,
                          log_level="WARNING")
     assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
-
-
-def roots(lake: Path, landing: Path):
-    return {"lake_root": str(lake), "landing_root": str(landing)}
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,14 @@ small specification-style tests: one contract rule per test, inputs short
 enough to check by eye.
 """
 
-import sys
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-# Pytest's default import mode already puts tests/ on sys.path; this keeps the
-# import working if the project switches to --import-mode=importlib.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-
-from foreign_so import write_foreign_month  # noqa: E402
-from reference_so import (  # noqa: E402
+# tests/ is on sys.path (see conftest.py); the reference and the foreign writer live there.
+from foreign_so import write_foreign_month
+from reference_so import (
     REJECT_COLUMNS,
     SILVER_COLUMNS,
     ReferenceContractError,

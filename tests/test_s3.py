@@ -20,23 +20,17 @@ from etl_targets import GoldSO, GoldSOMTD
 from etl_targets.lake import storage
 from etl_targets.errors import StorageError
 
+from support.lakes import GOLD_TABLES, contract_paths
+from support.landing import landing_name as erp_name
+
 pytestmark = pytest.mark.s3
 
 DAY = dt.date(2026, 1, 27)
 MONTH = [dt.date(2026, 1, d) for d in range(1, DAY.day + 1)]
-GOLD_TABLES = ("so_daily_sales", "so_mtd_by_region")
-
-
-def erp_name(day: dt.date) -> str:
-    return f"zheSO-{day.year}-{day.month}-{day.day}.csv"
 
 
 def contract_keys(day: dt.date) -> set:
-    part = f"date={day.isoformat()}"
-    return {f"bronze/so/{part}/{erp_name(day)}", f"bronze/so/{part}/_manifest.json",
-            f"silver/so/{part}/data.parquet", f"silver/so_rejects/{part}/data.parquet",
-            f"gold/so_daily_sales/{part}/data.parquet",
-            f"gold/so_mtd_by_region/{part}/data.parquet"}
+    return set(contract_paths(day).values())
 
 
 def gold_tasks(lake_root: str, landing_root: str):
