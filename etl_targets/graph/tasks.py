@@ -20,12 +20,12 @@ import hashlib
 import io
 import json
 import logging
-from typing import Dict, List, Type
+from typing import Dict, List, Optional, Type
 
 import luigi
 
 from etl_targets import config
-from etl_targets.lake import context, layout, storage
+from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
 from etl_targets.dates import month_to_date
 from etl_targets.datasets import DATASETS
@@ -34,7 +34,7 @@ from etl_targets.datasets.gold import aggregate, needed_columns
 from etl_targets.datasets.gold import month_to_date as aggregate_month_to_date
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
-from etl_targets.errors import ContractError
+from etl_targets.errors import ContractError, EtlError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
@@ -123,6 +123,26 @@ def _remember_duration(task: DatedTask, seconds: float) -> None:
     context.current().durations[task.task_id] = seconds
 
 
+@DatedTask.event_handler(luigi.Event.FAILURE)
+def _record_failure(task: DatedTask, exception: BaseException) -> None:
+    """Leaves ``_ops/failures/<dataset>/date=D/<Task>.json``: what ``status`` reports as failed.
+
+    Written wherever the task ran (a forked worker, another machine, the
+    plain ``luigi`` command), so every kind of build records it. It is never
+    removed on success: a marker older than the task's output is history.
+    """
+    lake = task.lake
+    marker = lake.join(layout.failure_marker(task.dataset, task.date, task.task_family))
+    error = " ".join(str(exception).split()) or type(exception).__name__
+    record = {"task_id": task.task_id, "task_family": task.task_family,
+              "date": task.date.isoformat(), "error": storage.redact(error)[:500],
+              "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        context.current().write(lake, marker, json.dumps(record, indent=2).encode() + b"\n")
+    except EtlError:  # the failure itself is in the log; a missing marker must not hide it
+        log.exception("could not record the failure of %s", task.task_id)
+
+
 def _listing_context():
     """The build's context if it lists, else a fresh listing context for this call."""
     active = context.current()
@@ -160,32 +180,55 @@ class BronzeTask(DatedTask):
         }
 
     def run(self) -> None:
-        source = self.input()
-        data = source.read_bytes()
-        rows = count_records(data, self.dataset.landing_name(self.date))
-        outputs = self.output()
-        outputs["file"].write_bytes(data)
+        source, outputs = self.input(), self.output()
+        name = self.dataset.landing_name(self.date)
+        found = context.current().info(source.area, source.path, source.listing_prefix)
+        sha256, size, rows = self._land(source, outputs["file"], name, fileinfo.size(found))
         manifest = {
             "dataset": self.dataset.folder,
             "date": self.date.isoformat(),
-            "source_name": self.dataset.landing_name(self.date),
+            "source_name": name,
             "source_path": source.location,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
+            "source_modified": fileinfo.isoformat(fileinfo.modified_time(found)),
+            "source_etag": fileinfo.etag(found),
+            "sha256": sha256,
+            "bytes": size,
             "rows": rows,
             "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         outputs["manifest"].write_bytes(json.dumps(manifest, indent=2).encode() + b"\n")
-        self.report(f"landed {rows} rows, {len(data)} bytes", 100)
+        self.report(f"landed {rows} rows, {size} bytes", 100)
 
 
-def count_records(data: bytes, source: str):
+    def _land(self, source: LakeTarget, copy: LakeTarget, name: str, size: Optional[int]):
+        """Copies the landing file into bronze; returns (sha256, bytes, records).
+
+        A file known to be small is read in one request and counted in
+        memory. Any other streams through in bounded memory (a 500 MB drop
+        never sits in memory whole) and is counted from the bronze copy.
+        """
+        if size is not None and size <= SMALL_FILE_BYTES:
+            data = source.read_bytes()
+            copy.write_bytes(data)
+            return hashlib.sha256(data).hexdigest(), len(data), count_records(io.BytesIO(data), name)
+        with source.open_binary() as reader, copy.writer() as sink:
+            sha256, copied = storage.copy_stream(reader, sink)
+        self.report(f"copied {copied} bytes; counting records", 50)
+        with copy.open_binary() as landed:
+            return sha256, copied, count_records(landed, name)
+
+
+#: landing files up to this size are read whole (one request) rather than streamed
+SMALL_FILE_BYTES = 32 << 20
+
+
+def count_records(handle, source: str):
     """Data records in a landing file, or None when it cannot be parsed.
 
     Bronze lands whatever arrived; judging the file is silver's job, so a
-    malformed file still lands, with ``rows: null`` in its manifest.
+    malformed file still lands, with ``rows: null`` in its manifest. The
+    file is streamed, so a file of any size is counted in bounded memory.
     """
-    handle = io.BytesIO(data)
     try:
         width = len(read_csv_header(handle, source))
         return sum(b.num_rows for b in csv_batches(handle, width, [0], source, check_utf8=False))
@@ -194,7 +237,17 @@ def count_records(data: bytes, source: str):
 
 
 class SilverTask(DatedTask):
-    """Typed, validated, deduplicated rows, and the rejects beside them."""
+    """Typed, validated, deduplicated rows, and the rejects beside them.
+
+    A day whose rejected share exceeds ``max_reject_ratio`` fails here: its
+    rejects are written for inspection, its silver is not, so nothing
+    downstream is published. Set per dataset in luigi.cfg
+    (``[SilverSO] max_reject_ratio = 0.1``), luigi's own task configuration.
+    """
+
+    max_reject_ratio = luigi.FloatParameter(
+        default=0.05, significant=False,
+        description="largest share of a day's rows that may be rejected (0..1)")
 
     def requires(self):
         return self.clone(self.bronze_task)
@@ -211,9 +264,19 @@ class SilverTask(DatedTask):
             result = read_silver(self.dataset, handle, name)
         outputs = self.output()
         outputs["rejects"].write(result.rejects)
+        self._check_reject_ratio(name, result.rejects.num_rows, result.landed_rows,
+                                 outputs["rejects"].location)
         outputs["silver"].write(result.silver)  # last: the completion signal
         self.report(f"{result.landed_rows} rows read, {result.rejects.num_rows} rejected, "
                     f"{result.silver.num_rows} in silver", 100)
+
+
+    def _check_reject_ratio(self, name: str, rejected: int, landed: int, rejects: str) -> None:
+        ratio = rejected / landed if landed else 0.0
+        if ratio > self.max_reject_ratio:
+            raise ContractError(name, f"{ratio:.1%} of rows rejected ({rejected} of {landed}), "
+                                      f"above max_reject_ratio {self.max_reject_ratio:g}; "
+                                      f"rejects: {rejects}")
 
 
 class GoldTask(DatedTask):

@@ -93,7 +93,7 @@ class BuildContext:
         #: task_id -> seconds its run() took, when it ran in this process
         self.durations: Dict[str, float] = {}
         self._areas: Dict[str, Area] = {}
-        self._listings: Dict[str, Set[str]] = {}
+        self._listings: Dict[str, Dict[str, dict]] = {}
         self._seen: Set[str] = set()
         self._overlay: Dict[str, bytes] = {}
         self._cache: "collections.OrderedDict[str, bytes]" = collections.OrderedDict()
@@ -127,19 +127,40 @@ class BuildContext:
             self._seen.add(key)
         return found
 
+    def info(self, area: Area, path: str, prefix: Optional[str]) -> dict:
+        """What storage knows of one file: from the listing when there is one, else asked.
+
+        Raises:
+            FileNotFoundError: the file is not there.
+            StorageError: storage failed.
+        """
+        if self.uses_listings and prefix is not None:
+            found = self._listing(area, prefix).get(area.key(path))
+            if found is not None:
+                return found
+        return storage.file_info(area.fs, path)
+
     def scheduling_done(self) -> None:
         """From now on other processes may write: an unseen path is checked for real."""
         self.trust_absence = False
 
-    def _listing(self, area: Area, prefix: str) -> Set[str]:
+    def _listing(self, area: Area, prefix: str) -> Dict[str, dict]:
         key = area.key(prefix)
         if key not in self._listings:
-            self._store_listing(area, prefix, storage.list_files(area.fs, prefix))
+            self._store_listing(area, prefix, storage.list_details(area.fs, prefix))
         return self._listings[key]
 
-    def _store_listing(self, area: Area, prefix: str, paths: Iterable[str]) -> None:
+    def _store_listing(self, area: Area, prefix: str, details: Dict[str, dict]) -> None:
         self.listing_count += 1
-        self._listings[area.key(prefix)] = {area.key(p) for p in paths}
+        self._listings[area.key(prefix)] = {area.key(p): info for p, info in details.items()}
+
+    def listing(self, area: Area, prefix: str) -> Dict[str, dict]:
+        """Every file below ``prefix`` (by :meth:`Area.key`) with its listed info.
+
+        One listing per prefix and context, shared with ``exists()``: size,
+        modification time and (S3) ETag come free with it.
+        """
+        return self._listing(area, prefix)
 
     def prefetch(self, prefixes: Iterable[Tuple[Area, str]]) -> None:
         """Lists several prefixes at once (a no-op rerun waits for the slowest, not the sum).
@@ -156,7 +177,7 @@ class BuildContext:
                 self._listing(area, prefix)
             return
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(todo))) as pool:
-            found = list(pool.map(lambda pair: storage.list_files(pair[0].fs, pair[1]), todo))
+            found = list(pool.map(lambda pair: storage.list_details(pair[0].fs, pair[1]), todo))
         for (area, prefix), paths in zip(todo, found):
             self._store_listing(area, prefix, paths)
 

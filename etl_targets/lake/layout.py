@@ -53,3 +53,13 @@ def parquet_file(stage: str, table: str, day: dt.date) -> str:
 def ops_folder(*parts: str) -> str:
     """``_ops/...``: run manifests, history and freshness pointers."""
     return join("_ops", *parts)
+
+
+def failures_folder(dataset: Dataset) -> str:
+    """``_ops/failures/so``: one listing tells which dates' last build failed."""
+    return ops_folder("failures", dataset.folder)
+
+
+def failure_marker(dataset: Dataset, day: dt.date, task_family: str) -> str:
+    """``_ops/failures/so/date=D/SilverSO.json``: the last failure of one task."""
+    return join(failures_folder(dataset), partition(day), f"{task_family}.json")
