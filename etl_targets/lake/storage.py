@@ -1,45 +1,66 @@
 """Every byte of I/O, over fsspec, the backend chosen only by the URL.
 
-A local folder, ``file://`` and ``s3://`` go through the same functions. The
-module is deliberately strict where fsspec is lenient:
+A local folder, ``file://``, ``memory://`` and ``s3://`` go through the same
+functions. The module is deliberately strict where fsspec is lenient:
 
 * :func:`exists` answers False only for "not found"; any other failure
   (permission, expired credential, network) raises :class:`StorageError`,
   because in a make-like graph "absent" means "rebuild and overwrite".
-* :func:`atomic_writer` publishes only on success. fsspec file objects commit
-  on ``close()`` even when the ``with`` block raised, which would leave a
-  partial file that later counts as complete; here a local write goes to a
-  dot-named temporary file in the same folder and is renamed, and an object
-  store write is one upload that only appears when complete.
+* :func:`atomic_writer` publishes only on success and streams: memory stays
+  a few blocks whatever the size. fsspec file objects commit on ``close()``
+  even when a ``with`` block raised, so they are never used as context
+  managers here.
+* :func:`remove_abandoned_writes` clears what a killed writer (SIGKILL runs
+  no cleanup) left behind, by ownership rather than by age.
 
 It knows nothing of pandas, pyarrow, datasets or luigi.
 """
 
 import contextlib
-import functools
-import inspect
+import email.utils
+import hashlib
+import io
+import logging
 import os
 import posixpath
 import re
-import tempfile
-import uuid
-from typing import BinaryIO, Iterator, Set, Tuple
+import secrets
+import socket
+import time
+from typing import BinaryIO, Dict, Iterator, List, Optional, Set, Tuple
 
 import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.spec import AbstractBufferedFile
 
 from etl_targets.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 #: Options passed to every filesystem: listings must never be served from a
 #: process-wide cache, or a file written by another machine would look absent.
 FILESYSTEM_OPTIONS = {"use_listings_cache": False}
 
-#: Environment variables that change what an ``s3://`` URL reaches.
-AWS_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
-                "AWS_SHARED_CREDENTIALS_FILE", "AWS_MAX_ATTEMPTS")
+#: Part size of a streamed upload, and the most a writer holds in memory
+#: (S3 allows 5 MiB to 5 GiB and 10,000 parts: 8 MiB parts reach 80 GiB).
+WRITE_BLOCK_SIZE = 8 * 2**20
+
+#: Read size of :func:`copy_stream`.
+COPY_CHUNK = 2**20
+
+#: Age after which a temporary file whose writer cannot be checked (written
+#: on another host, or named by an older version) counts as abandoned.
+UNOWNED_TEMP_AGE = 24 * 3600.0
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63]
+#: ``.<name>.<pid>-<host>-<hex>.tmp``; the older ``.<name>.<32 hex>.tmp`` has no owner.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-(?P<host>[A-Za-z0-9-]*)-[0-9a-f]{8}"
+                        r"|[0-9a-f]{32})\.tmp$")
+#: A live process may have started up to this long after its file's mtime
+#: (``btime`` in /proc/stat is whole seconds; clocks get adjusted).
+_CLOCK_SLACK = 2.0
 
 
 def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
@@ -47,31 +68,12 @@ def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
 
     Credentials and endpoints are never passed here: s3fs takes them from
     the standard AWS environment (``AWS_ENDPOINT_URL``, profiles, roles).
-    A backfill makes thousands of targets, so the filesystem of a plain
-    ``protocol://`` URL is looked up once per protocol, process and AWS
-    environment, and only the path is derived per URL.
+    fsspec caches instances per protocol and options, and drops them in a
+    forked child, so thousands of targets share one filesystem.
+
+    Raises:
+        StorageError: for an unknown protocol or a malformed URL.
     """
-    if "::" in url or "@" in url.split("/", 3)[2 if "://" in url else 0]:
-        return _resolve(url)  # chained or with options in the URL: let fsspec parse it
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    aws = tuple(os.environ.get(name) for name in AWS_SETTINGS)
-    fs = _filesystem_for(protocol, os.getpid(), aws)
-    if fs is None:
-        return _resolve(url)
-    path = fs._strip_protocol(url)
-    return fs, path.rstrip("/") or path
-
-
-@functools.lru_cache(maxsize=64)
-def _filesystem_for(protocol: str, pid: int, aws_environment: tuple):
-    del pid, aws_environment  # cache key only: a forked child or new credentials get their own
-    try:
-        return fsspec.filesystem(protocol, **FILESYSTEM_OPTIONS)
-    except (ImportError, ValueError):
-        return None  # unknown protocol: _resolve reports it
-
-
-def _resolve(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
     try:
         fs, path = fsspec.core.url_to_fs(url, **FILESYSTEM_OPTIONS)
     except (ImportError, ValueError) as exc:
@@ -109,27 +111,43 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
+def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+    return "s3" in protocols
+
+
 def exists(fs: fsspec.AbstractFileSystem, path: str) -> bool:
     """Strict existence: False only when the path is not found.
 
     Raises:
         StorageError: for any failure other than "not found".
     """
-    try:
-        fs.info(path)
-    except FileNotFoundError:
-        return False
-    except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
-        raise StorageError(f"cannot check {location(fs, path)}: {_reason(exc)}") from exc
+    with _storage_errors("check", fs, path):
+        try:
+            fs.info(path)
+        except FileNotFoundError:
+            return False
     return True
 
 
-def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
-    """Every file below ``prefix``, recursively, with one listing.
+def file_info(fs: fsspec.AbstractFileSystem, path: str) -> dict:
+    """One file's fsspec info (as :func:`list_details` gives it), in one request.
 
-    On S3 this is one paginated ``ListObjectsV2`` (one request per thousand
-    keys) instead of one ``HEAD`` per file. A missing prefix is an empty set;
-    any other failure raises.
+    Raises:
+        FileNotFoundError: when there is no such file.
+        StorageError: for any other failure.
+    """
+    with _storage_errors("check", fs, path):
+        return fs.info(path)
+
+
+def list_details(fs: fsspec.AbstractFileSystem, prefix: str) -> Dict[str, dict]:
+    """Every file below ``prefix``, recursively, with its fsspec info, in one listing.
+
+    The info is what the listing carries anyway (``size``; ``mtime`` or
+    ``LastModified``; ``ETag`` on S3): no request per file. On S3 this is one
+    paginated ``ListObjectsV2`` (one request per thousand keys). A missing
+    prefix is empty; any other failure raises.
 
     Raises:
         StorageError: when the listing fails for a reason other than absence.
@@ -137,87 +155,322 @@ def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
     # fsspec's generic find() walks folders and skips unreadable ones unless
     # told otherwise; object stores (s3fs) list natively and raise by themselves.
     options = {} if _lists_natively(fs) else {"on_error": "raise"}
-    try:
-        return set(fs.find(prefix, **options))
-    except FileNotFoundError:
-        return set()
-    except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
-        raise StorageError(f"cannot list {location(fs, prefix)}: {_reason(exc)}") from exc
+    with _storage_errors("list", fs, prefix):
+        try:
+            return dict(fs.find(prefix, detail=True, **options))
+        except FileNotFoundError:
+            return {}
 
 
-def _single_request_options(fs: fsspec.AbstractFileSystem) -> dict:
-    cat = getattr(fs, "_cat_file", None)
-    if cat is not None and "max_concurrency" in inspect.signature(cat).parameters:
-        return {"max_concurrency": 1}
-    return {}
+def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
+    """The paths of :func:`list_details`: every file below ``prefix``.
+
+    Raises:
+        StorageError: when the listing fails for a reason other than absence.
+    """
+    return set(list_details(fs, prefix))
 
 
 def _lists_natively(fs: fsspec.AbstractFileSystem) -> bool:
+    # private: fsspec has no public flag for "find() is one native listing", and
+    # s3fs's find() rejects the on_error option the generic walk needs.
     return isinstance(fs, AsyncFileSystem) and type(fs)._find is not AsyncFileSystem._find
 
 
 def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
     """The whole file, in one GET on object stores.
 
-    s3fs would first ask for the size (a HEAD) to split large reads across
-    connections; day files are small enough that one GET is cheaper.
+    Raises:
+        FileNotFoundError: when there is no such file.
+        StorageError: for any other failure.
     """
     try:
-        return fs.cat_file(path, **_single_request_options(fs))
+        # s3fs: a ranged read skips the HEAD that a plain cat_file() makes to
+        # split big reads across connections (measured: 1 request, not 2).
+        return fs.cat_file(path, start=0)
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001
+        with contextlib.suppress(Exception):  # if this fails too, report the first error
+            if fs.size(path) == 0:
+                return b""  # S3 answers any range of an empty object with 416
         raise StorageError(f"cannot read {location(fs, path)}: {_reason(exc)}") from exc
 
 
 def open_input(fs: fsspec.AbstractFileSystem, path: str) -> BinaryIO:
     """A binary, seekable reader for streaming large files."""
-    try:
+    with _storage_errors("open", fs, path):
         return fs.open(path, "rb")
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise StorageError(f"cannot open {location(fs, path)}: {_reason(exc)}") from exc
+
+
+def copy_stream(reader: BinaryIO, writer: BinaryIO, chunk: int = COPY_CHUNK) -> Tuple[str, int]:
+    """Copies ``reader`` into ``writer`` in ``chunk``-sized reads; returns (sha256 hex, bytes).
+
+    A file of any size lands holding one chunk, checksummed with no second read.
+    """
+    digest, total = hashlib.sha256(), 0
+    while True:
+        block = reader.read(chunk)
+        if not block:
+            return digest.hexdigest(), total
+        digest.update(block)
+        writer.write(block)
+        total += len(block)
 
 
 @contextlib.contextmanager
-def atomic_writer(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryIO]:
+def atomic_writer(fs: fsspec.AbstractFileSystem, path: str,
+                  block_size: int = WRITE_BLOCK_SIZE) -> Iterator[BinaryIO]:
     """Yields a binary file whose content is published at ``path`` only on success.
 
-    Local: a temporary ``.<name>.<random>.tmp`` beside the target, flushed,
-    fsynced and renamed over it. Elsewhere: a local temporary file uploaded
-    in one ``put_file`` (a single object PUT, or a multipart upload that only
-    becomes visible when completed). If the block raises, nothing is
-    published and the temporary file is removed.
+    Local: ``.<name>.<pid>-<host>-<hex>.tmp`` beside the target, fsynced and
+    renamed over it, after removing the folder's abandoned temporary files
+    (:func:`remove_abandoned_writes`). Elsewhere the bytes stream, with no
+    local copy: up to ``block_size`` are held in memory, and a write that
+    ends within them is one ``pipe_file`` (one PUT on S3). A longer one goes
+    through ``fs.open(path, "wb", autocommit=False)`` - on S3 a multipart
+    upload of ``block_size`` parts, completed only on success - after
+    aborting unfinished uploads of the same key (one listing request, made
+    only by such long writes). If the block raises, nothing is published and
+    nothing is left behind.
+
+    Args:
+        fs: the destination filesystem.
+        path: the destination's bare path on ``fs``.
+        block_size: the most held in memory, and the part size (S3: >= 5 MiB).
+
+    Raises:
+        StorageError: when storage fails; the block's own exceptions pass unchanged.
     """
     if is_local(fs):
         with _local_atomic(fs, path) as handle:
             yield handle
         return
-    with tempfile.NamedTemporaryFile(prefix=".etl-", suffix=".tmp") as handle:
-        yield handle
-        handle.flush()
-        try:
-            fs.put_file(handle.name, path)
-        except Exception as exc:  # noqa: BLE001
-            raise StorageError(f"cannot write {location(fs, path)}: {_reason(exc)}") from exc
+    upload = _StreamingUpload(fs, path, block_size)
+    try:
+        yield upload
+        upload.publish()
+    except BaseException:
+        upload.abandon()
+        raise
 
 
 @contextlib.contextmanager
 def _local_atomic(fs: LocalFileSystem, path: str) -> Iterator[BinaryIO]:
     folder, name = posixpath.split(path)
     fs.makedirs(folder, exist_ok=True)
-    temporary = posixpath.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    with _housekeeping(fs, folder):
+        remove_abandoned_writes(fs, folder)
+    temporary = posixpath.join(folder, f".{name}.{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.tmp")
     try:
-        with fs.open(temporary, "wb") as handle:
+        with open(temporary, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        fs.mv(temporary, path)  # a rename within one folder: atomic on POSIX
+        os.replace(temporary, path)  # a rename within one folder: atomic on POSIX
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            fs.rm_file(temporary)
+            os.remove(temporary)
         raise
+
+
+class _StreamingUpload(io.BufferedIOBase):
+    """What :func:`atomic_writer` yields off the local disk: a block in memory, then a stream.
+
+    ``memory://`` ignores ``autocommit=False`` (a file appears when opened),
+    so there everything is kept and piped at the end: it is memory anyway.
+    """
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, block_size: int):
+        super().__init__()
+        self._fs, self._path, self._block_size = fs, path, block_size
+        self._streams = not isinstance(fs, MemoryFileSystem)
+        self._head: Optional[io.BytesIO] = io.BytesIO()
+        self._stream = None
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._written
+
+    def write(self, data) -> int:
+        if self.closed:
+            raise ValueError("write to a finished upload")
+        with _storage_errors("write", self._fs, self._path, passes=()):
+            if self._stream is not None:
+                self._stream.write(data)
+            else:
+                self._head.write(data)
+                if self._streams and self._head.tell() >= self._block_size:
+                    self._start_stream()
+        size = memoryview(data).nbytes
+        self._written += size
+        return size
+
+    def _start_stream(self) -> None:
+        if _is_s3(self._fs):
+            bucket, key, _ = self._fs.split_path(self._path)
+            with _housekeeping(self._fs, self._path):
+                for leftover in _abort_uploads(self._fs, bucket, key,
+                                               lambda upload, age: upload["Key"] == key):
+                    log.info("aborted an abandoned upload of %s", leftover)
+        self._stream = self._fs.open(self._path, "wb", autocommit=False,
+                                     block_size=self._block_size)
+        head, self._head = self._head, None
+        self._stream.write(head.getbuffer())
+
+    def publish(self) -> None:
+        """Makes the content visible at the destination, in one step."""
+        with _storage_errors("write", self._fs, self._path, passes=()):
+            if self._stream is None:
+                self._fs.pipe_file(self._path, self._head.getvalue())
+            else:
+                self._stream.close()  # sends the last part; autocommit=False keeps it invisible
+                self._stream.commit()  # s3fs: CompleteMultipartUpload
+        self._release()
+
+    def abandon(self) -> None:
+        """Throws the content away; an upload that cannot be aborted is logged, for the sweep."""
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.discard()  # s3fs: AbortMultipartUpload
+            except Exception as exc:  # noqa: BLE001 - the block's own error matters more
+                log.warning("cannot abort the upload of %s: %s", location(self._fs, self._path),
+                            _reason(exc))
+            if isinstance(stream, AbstractBufferedFile):
+                stream.closed = True  # discard() leaves it open; __del__ would flush into the abort
+        self._release()
+
+    def _release(self) -> None:
+        if self._stream is not None:
+            # fsspec queues every autocommit=False file on the filesystem's shared
+            # transaction, even outside one; ours is settled, so take it off.
+            with contextlib.suppress(ValueError):
+                self._fs.transaction.files.remove(self._stream)
+        self._head = self._stream = None
+        self.close()
+
+
+@contextlib.contextmanager
+def _housekeeping(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[None]:
+    """Clears leftovers inside a write, where a failure is logged, never the write's.
+
+    Listing uploads, say, may not be permitted; :func:`remove_abandoned_writes` raises.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - logged; the write itself is what matters
+        log.warning("cannot clear abandoned writes at %s: %s", location(fs, path), _reason(exc))
+
+
+def remove_abandoned_writes(fs: fsspec.AbstractFileSystem, folder: str,
+                            older_than: float = 0.0) -> List[str]:
+    """Removes what killed writes left in ``folder`` (not below it); returns what it removed.
+
+    A SIGKILLed writer runs no cleanup, and concurrent writers may share the
+    folder, so leftovers are told by their owner rather than by age:
+
+    * Local (run by :func:`atomic_writer` before each write: one folder
+      scan): a ``.<name>.<pid>-<host>-<hex>.tmp`` of this host whose process
+      is gone, a zombie, or started after the file was last written (a
+      reused pid). One of another host, or of an older naming, once
+      unmodified for ``UNOWNED_TEMP_AGE``.
+    * S3: every unfinished multipart upload of a key in the folder that the
+      server initiated at least ``older_than`` seconds ago. The caller must
+      own the folder, as a luigi task owns its partition: with the default 0
+      a live writer's upload there is aborted too. Cost: one
+      ``ListMultipartUploads`` (per thousand uploads) and one DELETE per
+      abort. :func:`atomic_writer` only aborts its own key's, when streaming.
+
+    Args:
+        fs: the folder's filesystem.
+        folder: the folder's bare path on ``fs``.
+        older_than: seconds; S3 uploads initiated more recently are kept.
+
+    Raises:
+        StorageError: when the folder cannot be scanned or a leftover removed.
+    """
+    removed: List[str] = []
+    with (_storage_errors("clear abandoned writes in", fs, folder),
+          contextlib.suppress(FileNotFoundError)):  # no folder or no bucket: nothing left
+        if is_local(fs):
+            removed = _remove_local_temporaries(folder)
+        elif _is_s3(fs):
+            bucket, key, _ = fs.split_path(folder)
+            prefix = key.rstrip("/") + "/" if key else ""
+            removed = _abort_uploads(fs, bucket, prefix, lambda upload, age: (
+                "/" not in upload["Key"][len(prefix):] and age >= older_than))
+    for leftover in removed:
+        log.info("removed an abandoned write: %s", leftover)
+    return removed
+
+
+def _remove_local_temporaries(folder: str) -> List[str]:
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    removed = []
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        with contextlib.suppress(FileNotFoundError):  # renamed by its writer, or swept by another
+            if match and _abandoned(match, entry.stat(follow_symlinks=False).st_mtime):
+                os.remove(entry.path)
+                removed.append(entry.path)
+    return removed
+
+
+def _abandoned(name: "re.Match", last_written: float) -> bool:
+    if name["pid"] is None or name["host"] != _HOST:
+        return time.time() - last_written > UNOWNED_TEMP_AGE
+    started = _process_start(int(name["pid"]))
+    return started is None or started > last_written + _CLOCK_SLACK
+
+
+def _process_start(pid: int) -> Optional[float]:
+    """When the live process ``pid`` started (epoch seconds); None if none runs."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()  # after "pid (comm)"
+        with open("/proc/stat", "rb") as handle:
+            boot = next(float(line.split()[1]) for line in handle if line.startswith(b"btime"))
+    except (OSError, StopIteration):
+        return float("-inf")  # no /proc: alive, start unknown, so never taken for abandoned
+    if fields[0] in (b"Z", b"X"):
+        return None  # killed, not yet reaped
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _abort_uploads(fs, bucket: str, prefix: str, wanted) -> List[str]:
+    """Aborts the unfinished multipart uploads under ``prefix`` that ``wanted(upload, age)`` picks."""
+    aborted, marker = [], {}
+    while True:
+        # s3fs's list_multipart_uploads() lists the whole bucket; call_s3 passes a Prefix.
+        page = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix, **marker)
+        now = _server_time(page)
+        for upload in page.get("Uploads", []):
+            if wanted(upload, now - upload["Initiated"].timestamp()):
+                with contextlib.suppress(FileNotFoundError):  # aborted meanwhile by another sweep
+                    fs.abort_mpu(bucket, upload["Key"], upload["UploadId"])
+                aborted.append(f"s3://{bucket}/{upload['Key']}")
+        if not page.get("IsTruncated"):
+            return aborted
+        marker = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+
+def _server_time(response: dict) -> float:
+    """The ``Date`` of an S3 response, so ages do not depend on this machine's clock."""
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    return email.utils.parsedate_to_datetime(date).timestamp() if date else time.time()
 
 
 def write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
@@ -228,12 +481,20 @@ def write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
 
 def remove(fs: fsspec.AbstractFileSystem, path: str) -> None:
     """Removes a file or folder tree; absent is fine."""
-    try:
+    with _storage_errors("remove", fs, path), contextlib.suppress(FileNotFoundError):
         fs.rm(path, recursive=True)
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # noqa: BLE001
-        raise StorageError(f"cannot remove {location(fs, path)}: {_reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def _storage_errors(action: str, fs: fsspec.AbstractFileSystem, path: str,
+                    passes: tuple = (FileNotFoundError,)) -> Iterator[None]:
+    """Wraps every failure but ``passes`` in one StorageError naming the path (never swallowed)."""
+    try:
+        yield
+    except (StorageError, *passes):
+        raise
+    except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
+        raise StorageError(f"cannot {action} {location(fs, path)}: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:
