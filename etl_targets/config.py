@@ -8,7 +8,7 @@ data contract says. Everything else receives a :class:`Settings` value.
 
 import dataclasses
 import os
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 from etl_targets.errors import ConfigError
 
@@ -93,6 +93,29 @@ def load_settings(env: Optional[str] = None, environ: Mapping[str, str] = os.env
         # same lake, and roots are part of luigi's task ids.
         values[key] = value.rstrip("/") or value
     return Settings(env=env, **values)
+
+
+def business_timezone(environ: Mapping[str, str] = os.environ, config=None) -> Optional[str]:
+    """The IANA time zone that ``today``/``yesterday``/``-N`` dates are reckoned in.
+
+    ``ETL_TIMEZONE`` wins over ``[etl_targets] timezone``; neither set means
+    the machine's own zone. One zone per installation: ``--env`` sections do
+    not change it (a business day is the same day for dev and prod).
+    """
+    if environ.get("ETL_TIMEZONE"):
+        return environ["ETL_TIMEZONE"].strip()
+    return _option(_luigi_config() if config is None else config, SECTION, "timezone")
+
+
+def dataset_modules(config=None) -> List[str]:
+    """``[etl_targets] datasets``: where datasets declared outside the package live.
+
+    Comma- or line-separated entries, each a module (``acme_etl``) or
+    ``module:callable`` (see :mod:`etl_targets.datasets.external`). Code, not
+    environment: ``--env`` sections and variables do not change it.
+    """
+    value = _option(_luigi_config() if config is None else config, SECTION, "datasets") or ""
+    return [entry.strip() for entry in value.replace("\n", ",").split(",") if entry.strip()]
 
 
 def _option(config, section: Optional[str], key: str) -> Optional[str]:

@@ -6,19 +6,59 @@ they can never drift apart.
 """
 
 import datetime as dt
-from typing import Iterator, List
+import re
+from typing import Iterator, List, Optional
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAYS_AGO = re.compile(r"^-(\d{1,5})$")
 
 
-def parse_date(text: str) -> dt.date:
-    """Parses an ISO ``YYYY-MM-DD`` date.
+def parse_date(text: str, today: Optional[dt.date] = None) -> dt.date:
+    """Parses a business date: ``YYYY-MM-DD``, ``today``, ``yesterday`` or ``-N`` (N days ago).
+
+    Only the extended ISO form is accepted: ``20260127`` (which Python's
+    ``fromisoformat`` would take) is refused like every other spelling, so
+    a run book's date means one thing.
+
+    Args:
+        text: what the user typed.
+        today: the business day "today" refers to (see :func:`business_today`);
+            the machine's local date when None.
 
     Raises:
         ValueError: with a message naming the bad value.
     """
+    value = text.strip().lower()
+    today = today or dt.date.today()
+    relative = {"today": 0, "yesterday": 1}.get(value)
+    ago = _DAYS_AGO.match(value)
+    if relative is None and ago:
+        relative = int(ago.group(1))
+    if relative is not None:
+        return today - dt.timedelta(days=relative)
+    if _ISO_DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"not a date (YYYY-MM-DD, today, yesterday or -N): {text!r}")
+
+
+def business_today(timezone: Optional[str] = None, now: Optional[dt.datetime] = None) -> dt.date:
+    """Today's date in the business time zone (an IANA name), or the machine's when None.
+
+    Raises:
+        ValueError: an unknown time zone name.
+    """
+    if not timezone:
+        return (now.astimezone() if now else dt.datetime.now()).date()
+    import zoneinfo
+
     try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"not a YYYY-MM-DD date: {text!r}") from None
+        zone = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}") from None
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone).date()
 
 
 def erp_stamp(day: dt.date) -> str:

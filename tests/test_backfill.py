@@ -39,6 +39,8 @@ from support.s3 import listings
 START = dt.date(2026, 1, 1)
 DAYS = 40
 ROWS = 25
+#: tiny days: one bad row would already trip silver's 5% reject-ratio gate
+CLEAN = sample.Messiness(invalid=0.0)
 ALL_DAYS = [START + dt.timedelta(days=k) for k in range(DAYS)]
 END = ALL_DAYS[-1]  # 2026-02-09
 STEPS = ("bronze", "silver", "gold:so_daily_sales", "gold:so_mtd_by_region")
@@ -94,7 +96,7 @@ def everything(days):
 def generated_landing(tmp_path_factory) -> Path:
     """40 generated landing days over two months (read only)."""
     landing = tmp_path_factory.mktemp("generated") / "landing"
-    sample.generate(START, DAYS, ROWS, landing, seed=20260101)
+    sample.generate(START, DAYS, ROWS, landing, seed=20260101, mess=CLEAN)
     return landing
 
 
@@ -188,7 +190,7 @@ def test_backfill_of_a_partly_built_range_builds_only_the_new_dates(copy_of_buil
     work = copy_of_built_lake
     landing = tmp_path / "landing"
     shutil.copytree(work.landing, landing)
-    sample.generate(END + dt.timedelta(days=1), 3, ROWS, tmp_path / "more", seed=7)
+    sample.generate(END + dt.timedelta(days=1), 3, ROWS, tmp_path / "more", seed=7, mess=CLEAN)
     for path in (tmp_path / "more" / "so").iterdir():
         shutil.copy(path, landing / "so" / path.name)
     new = [END + dt.timedelta(days=k) for k in (1, 2, 3)]
@@ -286,7 +288,7 @@ def partly_built(copy_of_built_lake, tmp_path):
     work = copy_of_built_lake
     landing = tmp_path / "landing"
     shutil.copytree(work.landing, landing)
-    sample.generate(END + dt.timedelta(days=1), 3, ROWS, tmp_path / "more", seed=7)
+    sample.generate(END + dt.timedelta(days=1), 3, ROWS, tmp_path / "more", seed=7, mess=CLEAN)
     for path in (tmp_path / "more" / "so").iterdir():
         shutil.copy(path, landing / "so" / path.name)
     gap = dt.date(2026, 1, 20)
@@ -352,7 +354,7 @@ def test_range_daily_builds_every_date_of_an_old_range(work):
 def test_range_daily_over_more_than_fifty_dates_builds_every_date(tmp_path):
     days = 60
     landing = tmp_path / "landing"
-    sample.generate(START, days, 5, landing, seed=11)
+    sample.generate(START, days, 5, landing, seed=11, mess=CLEAN)
     env = cli_environment(tmp_path / "lake", landing, tmp_path / "logs")
     stop = START + dt.timedelta(days=days)
 

@@ -228,7 +228,7 @@ def test_a_build_whose_listing_fails_is_an_error_before_anything_runs(rejected_c
 def s3_generated_landing(s3_env, s3fs_client, monkeypatch, tmp_path):
     """20 generated days (2026-01-01..20) in ``s3://bucket/landing/so``; lake in the same bucket."""
     local = tmp_path / "generated"
-    sample.generate(JAN[0], 20, 15, local, seed=4)
+    sample.generate(JAN[0], 20, 15, local, seed=4, mess=sample.Messiness(invalid=0.0))
     s3fs_client.put(str(local / "so") + "/", f"{s3_env}/landing/so/", recursive=True)
     monkeypatch.setenv("ETL_LANDING_ROOT", f"s3://{s3_env}/landing")
     monkeypatch.setenv("ETL_LAKE_ROOT", f"s3://{s3_env}/lake")

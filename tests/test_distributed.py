@@ -118,7 +118,7 @@ def distributed(request, _cache):
 
 def _run_builds(bucket, fs, s3_requests, luigid, tmp_path):
     local = tmp_path / "generated"
-    sample.generate(START, len(DAYS), 60, local, seed=44)
+    sample.generate(START, len(DAYS), 60, local, seed=44, mess=sample.Messiness(invalid=0.0))
     fs.put(str(local / "so") + "/", f"{bucket}/landing/so/", recursive=True)
 
     host, port = luigid

@@ -2,12 +2,14 @@
 
 import argparse
 
-from etl_targets.dates import parse_date
+from etl_targets.config import business_timezone
+from etl_targets.dates import business_today, parse_date
 
 
 def parse_date_argument(text: str):
+    """A business date; ``today``, ``yesterday`` and ``-N`` in the business time zone."""
     try:
-        return parse_date(text)
+        return parse_date(text, today=business_today(business_timezone()))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -28,7 +30,7 @@ def add_dates(sub, default_today: bool = True) -> None:
     """``--date`` or ``--start``/``--end`` (checked by :func:`check_dates`)."""
     when = sub.add_mutually_exclusive_group()
     when.add_argument("--date", type=parse_date_argument,
-                      help="business date YYYY-MM-DD" + (" (default: today)" if default_today else ""))
+                      help="business date: YYYY-MM-DD, today, yesterday or -N (N days ago)" + (" (default: today)" if default_today else ""))
     when.add_argument("--start", type=parse_date_argument, help="first date of a range (with --end)")
     sub.add_argument("--end", type=parse_date_argument, help="last date of a range, included")
 

@@ -1,15 +1,32 @@
 """What a person (or a log shipper) sees on the console.
 
 Text: a start banner, one line per stage with row counts and where the
-output went, an end banner with status and duration. ``--log-format json``:
-the same events as one JSON object per line. Errors are one line; the
-traceback is in the log file.
+output went, an end banner with status and duration. Errors are one line;
+the traceback is in the log file.
+
+``--log-format json`` prints the same events as one JSON object per line,
+with one schema for every event:
+
+* ``ts``: ISO 8601 UTC time of the event;
+* ``run_id``, ``dataset``;
+* ``event``: ``start``, ``bronze``, ``silver``, ``gold:<table>``,
+  ``earlier_dates``, ``dates_built``, ``build``, ``config``, ``manifest``,
+  ``end`` (and the name of a failed task family);
+* ``status``: one of :data:`STATUSES`;
+* ``date`` (ISO) for one date, or ``start`` and ``end`` for a range;
+* counts (``rows``, ``rejects``, ``duplicates``, ``dates``, ``duration_ms``,
+  ``exit_code``) as integers or null, ``counts`` as a name -> integer map;
+  ``error`` with the one-line error on ``failed`` events.
 """
 
+import datetime as dt
 import json
 import sys
 import time
 from typing import Dict, Optional, TextIO
+
+#: the fixed vocabulary of ``status`` in JSON events
+STATUSES = ("started", "done", "would_build", "already_complete", "failed", "succeeded")
 
 
 class Console:
@@ -19,27 +36,37 @@ class Console:
         run_id: stamped on every JSON event.
         fmt: ``text`` or ``json``.
         out: where events go (stdout by default).
+        dataset: stamped on every JSON event.
+        dates: the dates of the run (``date``, or ``start``/``end``, on every event).
     """
 
-    def __init__(self, run_id: str, fmt: str = "text", out: Optional[TextIO] = None):
+    def __init__(self, run_id: str, fmt: str = "text", out: Optional[TextIO] = None,
+                 dataset: Optional[str] = None, dates=()):
         self.run_id = run_id
         self.fmt = fmt
         self.out = out or sys.stdout
+        self.dataset = dataset
+        dates = sorted(dates)
+        self._when = ({"date": dates[0].isoformat()} if len(dates) == 1 else
+                      {"start": dates[0].isoformat(), "end": dates[-1].isoformat()} if dates else {})
 
-    def event(self, step: str, status: str, text: str, duration_ms: Optional[int] = None,
+    def event(self, event: str, status: str, text: str, duration_ms: Optional[int] = None,
               **fields) -> None:
         """One console line (text) or one JSON object (json)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown event status {status!r}")
         if self.fmt == "json":
-            record = {"run_id": self.run_id, "step": step, "status": status,
-                      "duration_ms": duration_ms}
+            record = {"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                      "run_id": self.run_id, "dataset": self.dataset, "event": event,
+                      "status": status, "duration_ms": duration_ms, **self._when}
             record.update(fields)
             print(json.dumps(record, default=str, sort_keys=True), file=self.out, flush=True)
-            if status == "failure" and text and self.out is sys.stdout:
+            if status == "failed" and text and self.out is sys.stdout:
                 # stdout stays pure JSON; the one-line error is on stderr too,
-                # where cron wrappers (bin/etl-run's failures.log) look for it.
+                # where cron wrappers look for it.
                 print(text.strip(), file=sys.stderr, flush=True)
         else:
-            stream = sys.stderr if status == "failure" and self.out is sys.stdout else self.out
+            stream = sys.stderr if status == "failed" and self.out is sys.stdout else self.out
             print(text, file=stream, flush=True)
 
     def banner(self, title: str, lines: Dict[str, str]) -> None:

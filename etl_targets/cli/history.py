@@ -1,14 +1,15 @@
 """``etl-targets runs`` and ``etl-targets freshness``: reading the run history."""
 
 import datetime as dt
-import sys
-from typing import List
+from typing import List, Optional
 
 from etl_targets.lake import context
 from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
-from etl_targets.cli.arguments import add_env, positive_int
-from etl_targets.config import load_settings
+from etl_targets.cli.arguments import add_env, parse_date_argument, positive_int
+from etl_targets.config import business_timezone, load_settings
+from etl_targets.dates import business_today
+from etl_targets.runs import freshness
 from etl_targets.errors import UsageError
 
 COLUMNS = ("run_id", "pipeline", "dates", "env", "started", "duration", "status", "failed_step")
@@ -22,10 +23,15 @@ def add_commands(commands, datasets) -> None:
     runs.add_argument("--last", type=positive_int, default=20)
     runs.add_argument("--status", choices=("success", "failure"))
     add_env(runs)
-    fresh = commands.add_parser("freshness", help="age of the last success; non-zero when stale")
+    fresh = commands.add_parser("freshness",
+                                help="newest complete date of each dataset; non-zero when stale")
     fresh.set_defaults(run=run_freshness)
-    fresh.add_argument("--pipeline", choices=sorted(datasets))
-    fresh.add_argument("--max-age", required=True, help="e.g. 26h, 90m, 2d")
+    fresh.add_argument("--dataset", "--pipeline", dest="dataset", choices=sorted(datasets))
+    fresh.add_argument("--expect", type=parse_date_argument,
+                       help="the date that must be complete (YYYY-MM-DD, today, yesterday, -N); "
+                            "default yesterday")
+    fresh.add_argument("--max-lag", help="or: complete up to today minus this (e.g. 1d)")
+    fresh.add_argument("--max-age", help="or: the newest date ended at most this long ago (26h)")
     add_env(fresh)
 
 
@@ -64,34 +70,82 @@ def _table(rows) -> None:
 
 
 def run_freshness(args, datasets) -> int:
-    """Prints the age of the last success; non-zero when older than --max-age."""
-    pipelines = sorted(datasets)
-    try:
-        limit = ops.parse_duration(args.max_age)
-    except ValueError as exc:
-        raise UsageError(f"--max-age: {exc}") from None
+    """One line per dataset: the newest complete date and the last run; non-zero when stale.
+
+    Stale (exit 7) when no date is complete, when the newest complete date is
+    before the expected one (``--expect D``, or today minus ``--max-lag``;
+    by default yesterday), when that date ended longer ago than
+    ``--max-age``, or when the dataset's last run failed.
+    """
     settings = load_settings(args.env)
+    zone = business_timezone()
+    today = business_today(zone)
+    expected = _expected_date(args, today)
+    limit = _duration(args.max_age, "--max-age") if args.max_age else None
     worst = exitcodes.OK
-    now = dt.datetime.now(dt.timezone.utc)
-    for pipeline in [args.pipeline] if args.pipeline else pipelines:
-        latest = ops.read_latest(context.current().area(settings.lake_root), pipeline)
-        if latest is None:
-            print(f"{pipeline}: STALE: no successful run recorded")
-            worst = exitcodes.STALE
-            continue
-        finished = dt.datetime.fromisoformat(latest["finished_at"])
-        age = now - finished
-        fresh = age <= limit
-        print(f"{pipeline}: {'OK' if fresh else 'STALE'}: last success {latest['finished_at']} "
-              f"({_human(age)} ago, limit {args.max_age}), run {latest['run_id']}, "
-              f"dates {', '.join(latest.get('dates', [])[-1:])}")
-        if not fresh:
+    chosen = [datasets[args.dataset]] if args.dataset else [datasets[k] for k in sorted(datasets)]
+    for dataset in chosen:
+        found = freshness.judge(dataset, settings.lake_root, settings.landing_root)
+        problems = _problems(found, expected, limit, zone)
+        print(_freshness_line(found, expected, problems))
+        if problems:
             worst = exitcodes.STALE
     return worst
 
 
+def _expected_date(args, today: dt.date) -> Optional[dt.date]:
+    if args.expect:
+        return args.expect
+    if args.max_lag:
+        return today - dt.timedelta(days=_duration(args.max_lag, "--max-lag").days)
+    return None if args.max_age else today - dt.timedelta(days=1)
+
+
+def _duration(text: str, option: str) -> dt.timedelta:
+    try:
+        return ops.parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _problems(found, expected, limit, zone) -> List[str]:
+    problems = []
+    if found.newest is None:
+        problems.append("no complete date published")
+    elif expected is not None and found.newest < expected:
+        problems.append(f"expected {expected}")
+    elif limit is not None:
+        ended = _end_of_day(found.newest, zone)
+        age = dt.datetime.now(dt.timezone.utc) - ended
+        if age > limit:
+            problems.append(f"{_human(age)} since that date ended, limit {_human(limit)}")
+    if found.last_run_failed:
+        problems.append(f"last run {found.last_run.get('run_id')} failed: "
+                        f"{found.last_run.get('error') or 'see its record'}")
+    return problems
+
+
+def _end_of_day(day: dt.date, zone: Optional[str]) -> dt.datetime:
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    if zone:
+        import zoneinfo
+
+        return midnight.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    return midnight.astimezone()
+
+
+def _freshness_line(found, expected, problems) -> str:
+    newest = found.newest.isoformat() if found.newest else "none"
+    last = found.last_run
+    run = (f"last run {last.get('run_id')} {last.get('status')}" if last
+           else "no run records (lake built with the luigi command?)")
+    verdict = "STALE" if problems else "OK"
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    return f"{found.dataset}: {verdict}: newest complete date {newest}{detail}; {run}"
+
+
 def _human(age: dt.timedelta) -> str:
     seconds = int(age.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m"
-
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return (f"{days}d" if days else "") + f"{hours}h{rest // 60:02d}m"

@@ -1,6 +1,7 @@
 """The per-run log file: full detail and tracebacks, never on the console.
 
-``{log_dir}/{pipeline}/{pipeline}-YYYY-MM-DD.log``, appended to, so the
+``{log_dir}/[{env}/]{pipeline}/{pipeline}-YYYY-MM-DD.log`` (named after the
+run's date, or a backfill's ``--end``), appended to, so the
 console can stay at one line per stage and one line per error while the log
 keeps luigi's own messages and every traceback.
 """
@@ -16,8 +17,10 @@ import luigi.configuration
 QUIET_LOGGERS = ("botocore", "aiobotocore", "s3fs", "fsspec", "urllib3", "asyncio")
 
 
-def log_path(log_dir: str, pipeline: str, day) -> str:
-    return os.path.join(log_dir, pipeline, f"{pipeline}-{day.isoformat()}.log")
+def log_path(log_dir: str, pipeline: str, day, env: Optional[str] = None) -> str:
+    """``{log_dir}/[<env>/]<pipeline>/<pipeline>-D.log``: runs of different ``--env`` never share a file."""
+    folder = os.path.join(log_dir, env, pipeline) if env else os.path.join(log_dir, pipeline)
+    return os.path.join(folder, f"{pipeline}-{day.isoformat()}.log")
 
 
 @contextlib.contextmanager

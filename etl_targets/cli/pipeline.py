@@ -7,11 +7,9 @@ the run's manifest and record, return the exit status.
 
 import datetime as dt
 import logging
-import posixpath
+import os
 import time
 from typing import List
-
-import luigi
 
 from etl_targets.graph import runner
 from etl_targets.lake import storage
@@ -19,21 +17,24 @@ from etl_targets.runs import records as ops
 from etl_targets.cli import exitcodes
 from etl_targets.cli.arguments import add_dates, add_env, check_dates, positive_int
 from etl_targets.cli.console import Console, Progress
+from etl_targets.cli.report import end, fail, report
 from etl_targets.cli.logfile import log_path, run_log
-from etl_targets.config import load_settings
-from etl_targets.dates import days_between, describe_dates
+from etl_targets.config import business_timezone, load_settings
+from etl_targets.dates import business_today, days_between, parse_date
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
 from etl_targets.lake import context
-from etl_targets.runs.counts import published_counts, totals
-from etl_targets.graph.tasks import gold_tasks
+from etl_targets.datasets import pipelines
+from etl_targets.graph.tasks import gold_tasks, load_datasets
 
 log = logging.getLogger("etl_targets")
 
 
 def add_commands(commands, datasets) -> None:
-    """One subcommand per dataset: ``etl-targets so --date D`` and the like."""
-    for dataset in datasets.values():
-        sub = commands.add_parser(dataset.folder, help=f"build every gold table of {dataset.code}")
+    """One subcommand per dataset (``etl-targets so --date D``), per pipeline of gold tables
+    declared with their own (``cover``), and ``all`` (every gold table, one build)."""
+    load_datasets()  # first: datasets declared outside the package get subcommands too
+    for dataset in pipelines(datasets):
+        sub = commands.add_parser(dataset.folder, help=dataset.help)
         sub.set_defaults(dataset=dataset, run=run_pipeline, check=_check)
         add_dates(sub)
         sub.add_argument("--input", help="use this file (any fsspec URL) as the landing file "
@@ -51,6 +52,9 @@ def _check(parser, args) -> None:
     check_dates(parser, args)
     if args.input and args.start:
         parser.error("--input overrides one date's file: use it with --date")
+    if args.input and not args.dataset.takes_input:
+        parser.error("--input replaces one dataset's landing file: use it with that dataset's "
+                     "subcommand")
     if args.scheduler_port and not args.scheduler_host:
         parser.error("--scheduler-port needs --scheduler-host")
 
@@ -61,13 +65,12 @@ def run_pipeline(args, datasets) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     run_id = ops.new_run_id(started)
-    console = Console(run_id, args.log_format)
     dates = _dates(args)
-    manifest_day = dates[-1]
+    console = Console(run_id, args.log_format, dataset=dataset.folder, dates=dates)
     try:
         settings = load_settings(args.env)
     except ConfigError as exc:
-        console.event("config", "failure", f"error: {exc}", error=str(exc))
+        console.event("config", "failed", f"error: {exc}", error=str(exc))
         return exitcodes.for_error(exc)
     record = {
         "pipeline": dataset.folder, "run_id": run_id, "env": settings.env or "default",
@@ -77,7 +80,8 @@ def run_pipeline(args, datasets) -> int:
         "lake_root": storage.redact(settings.lake_root),
         "input": storage.redact(args.input) if args.input else None, **ops.who(),
     }
-    log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, manifest_day)
+    log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, dates[-1],
+                                                  settings.env)
     with run_log(log_file, run_id):
         _banner(console, dataset, record, args)
         log.info("run %s started: %s", run_id, record)
@@ -85,10 +89,10 @@ def run_pipeline(args, datasets) -> int:
             code = _build(args, dataset, dates, settings, console, record)
         except EtlError as exc:
             log.exception("run failed")
-            code = _fail(record, console, "run", str(exc), exitcodes.for_error(exc))
+            code = fail(record, console, "run", str(exc), exitcodes.for_error(exc))
         except Exception as exc:  # noqa: BLE001 - every failure gets a record
             log.exception("unexpected error")
-            code = _fail(record, console, "run", f"internal error: {type(exc).__name__}: {exc}",
+            code = fail(record, console, "run", f"internal error: {type(exc).__name__}: {exc}",
                          exitcodes.INTERNAL_ERROR)
         finished = dt.datetime.now(dt.timezone.utc)
         record["finished_at"] = finished.isoformat(timespec="seconds")
@@ -96,16 +100,16 @@ def run_pipeline(args, datasets) -> int:
         record.setdefault("status", "success" if code == exitcodes.OK else "failure")
         record["exit_code"] = code
         if not args.dry_run:
-            code = _publish(settings, record, manifest_day, console, code)
+            code = _publish(settings, record, dates, console, code)
         log.info("run %s finished: status=%s exit=%s", run_id, record["status"], code)
-        _end(console, record, code)
+        end(console, record, code)
     return code
 
 
 def _dates(args) -> List[dt.date]:
     if args.start:
         return list(days_between(args.start, args.end))
-    return [args.date or dt.date.today()]
+    return [args.date or parse_date("today", today=business_today(business_timezone()))]
 
 
 def _banner(console, dataset, record, args) -> None:
@@ -123,17 +127,36 @@ def _banner(console, dataset, record, args) -> None:
 
 def _build(args, dataset, dates, settings, console, record) -> int:
     roots = {"lake_root": settings.lake_root, "landing_root": settings.landing_root}
-    if args.input:
-        fs, path = storage.filesystem(args.input)
-        if not storage.exists(fs, path):
-            raise MissingInputError(f"--input file not found: {storage.redact(args.input)}")
-    tasks = [cls(date=day, source=args.input or "", **roots)
+    landing = context.current().area(settings.landing_root)
+    if not storage.exists(landing.fs, landing.path):
+        raise ConfigError(f"landing_root {storage.redact(settings.landing_root)} does not exist")
+    source = _input_file(args.input, dataset, landing) if args.input else ""
+    record["input"] = storage.redact(source) if source else None
+    tasks = [cls(date=day, source=source, **roots)
              for day in dates for cls in gold_tasks(dataset)]
     progress = _progress_listener(tasks, len(dates))
     outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
                            listener=progress)
-    return _report(outcome, console, record, tasks)
+    return report(outcome, console, record, tasks, dates)
+
+
+def _input_file(given: str, dataset, landing) -> str:
+    """The ``--input`` file's URL; a bare name is looked for here, then in the landing folder.
+
+    Raises:
+        MissingInputError: naming every place looked.
+    """
+    bare = "://" not in given and "/" not in given and os.sep not in given
+    places = [os.path.abspath(given), landing.location(landing.join(dataset.folder, given))] \
+        if bare else [given]
+    for place in places:
+        fs, path = storage.filesystem(place)
+        if storage.exists(fs, path):
+            return place
+    raise MissingInputError("--input file not found: " + storage.redact(given) +
+                            (f" (looked in {', '.join(storage.redact(p) for p in places)})"
+                             if bare else ""))
 
 
 def _progress_listener(tasks, total):
@@ -154,113 +177,13 @@ def _progress_listener(tasks, total):
     return listener
 
 
-def _report(outcome, console, record, tasks) -> int:
-    with context.use(outcome.context):  # dry-run outputs live in the build's context
-        counts = published_counts(outcome.ran, outcome.context.durations)
-    if record["dry_run"] and counts:
-        console.event("plan", "dry-run", "   would build (nothing is written):")
-    for step, group in _by_step(counts):
-        _stage_line(console, step, group)
-        if record["dry_run"] and len(group) > 1:
-            days = describe_dates([dt.date.fromisoformat(c.date) for c in group])
-            console.event(step, "dry-run", f"      dates: {days}", dates=days)
-        if record["dry_run"] and step == "bronze":
-            names = [posixpath.basename(c.source) for c in group]
-            shown = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
-            console.event(step, "dry-run", f"      from missing inputs: {shown}", inputs=names)
-    record["counts"] = totals(counts)
-    record["outputs"] = [c.location for c in counts]
-    record["stages"] = [vars(c) for c in counts]
-    record["inputs"] = [{"date": c.date, "path": c.source, "sha256": c.sha256}
-                        for c in counts if c.step == "bronze"]
-    record["tasks_run"] = len(outcome.ran)
-    missing = _missing_text(outcome.missing)
-    if outcome.failures:
-        task, message = next(iter(outcome.failures.items()))
-        more = len(outcome.failures) - 1
-        text = message + (f" (and {more} more failed task(s); see the log)" if more else "")
-        text += f"; also {missing}" if missing else ""
-        return _fail(record, console, task.task_family, text, exitcodes.TASK_FAILED)
-    if missing:
-        first = min(outcome.missing, key=lambda t: t.date)
-        return _fail(record, console, first.task_family, missing, exitcodes.MISSING_INPUT)
-    if outcome.done_elsewhere:
-        console.event("build", "done", "   the rest was built by other workers of the same "
-                      "scheduler", done_elsewhere=True)
-    elif outcome.status not in (luigi.LuigiStatusCode.SUCCESS,
-                                luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
-        return _fail(record, console, "schedule",
-                     f"not everything ran: {outcome.summary}", exitcodes.NOT_RUN)
-    # On success every requested gold table exists, built now or earlier: a
-    # no-op rerun's manifest and latest pointer still say where the data is.
-    # Counts and inputs describe only what this run built.
-    requested = [task.output().location for task in tasks]
-    record["outputs"] = requested + [o for o in record["outputs"] if o not in requested]
-    record["already_complete"] = not outcome.ran
-    if not outcome.ran:
-        console.event("build", "complete", f"   already complete: nothing to build for "
-                      f"{len({t.date for t in tasks})} date(s)", already_complete=True)
-    return exitcodes.OK
-
-
-def _missing_text(missing_tasks) -> str:
-    """"missing landing file(s): a, b, c (and N more)", or "" when nothing is missing."""
-    files = [t.output().location for t in sorted(missing_tasks, key=lambda t: t.date)]
-    if not files:
-        return ""
-    shown = ", ".join(files[:3]) + (f" (and {len(files) - 3} more)" if len(files) > 3 else "")
-    return f"missing landing file{'s' if len(files) > 1 else ''}: {shown}"
-
-
-def _by_step(counts):
-    groups = {}
-    for count in counts:
-        groups.setdefault(count.step, []).append(count)
-    return groups.items()
-
-
-def _stage_line(console, step, group) -> None:
-    """One line per stage: rows summed over the dates built, and where they went."""
-    rows = sum(c.rows or 0 for c in group)
-    rejects = [c.rejects for c in group if c.rejects is not None]
-    if len(group) == 1:
-        where, dates = group[0].location, group[0].date
-    else:
-        where = posixpath.dirname(posixpath.dirname(group[0].location)) + "/"
-        dates = f"{len(group)} dates"
-    label = {"bronze": "rows landed", "silver": "rows in silver"}.get(step, "rows")
-    extra = f", {sum(rejects)} rejected" if rejects else ""
-    timed = [c.duration_ms for c in group if c.duration_ms is not None]
-    console.event(step, "done", f"   {step:<22} {dates:<10}  {rows} {label}{extra}  -> {where}",
-                  duration_ms=sum(timed) if timed else None, rows=rows, rejects=sum(rejects) if rejects else None, dates=len(group),
-                  location=where)
-
-
-def _fail(record, console, step, message, code) -> int:
-    record.update(status="failure", failed_step=step, error=message)
-    log.error("%s failed: %s", step, message)
-    console.event(step, "failure", f"error: {message}", error=message)
-    return code
-
-
-def _publish(settings, record, manifest_day, console, code) -> int:
+def _publish(settings, record, dates, console, code) -> int:
     try:
         record["records"] = ops.publish_run(context.current().area(settings.lake_root), record,
-                                            manifest_day)
+                                            dates)
     except EtlError as exc:
         log.exception("could not file the run record")
-        console.event("manifest", "failure", f"error: could not write run records: {exc}",
+        console.event("manifest", "failed", f"error: could not write run records: {exc}",
                       error=str(exc))
         return code if code != exitcodes.OK else exitcodes.TASK_FAILED
     return code
-
-
-def _end(console, record, code) -> None:
-    status = record["status"].upper()
-    seconds = record["duration_ms"] / 1000
-    counts = record.get("counts") or {}
-    text = f"== {status} in {seconds:.1f}s (exit {code})"
-    if counts:
-        text += "  " + ", ".join(f"{k}={v}" for k, v in counts.items())
-    console.event("end", record["status"], text, duration_ms=record["duration_ms"],
-                  exit_code=code, counts=counts)

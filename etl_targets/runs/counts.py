@@ -24,6 +24,7 @@ class StageCount:
         date: the business date (ISO).
         rows: rows landed (bronze), kept (silver) or aggregated (gold).
         rejects: rejected rows (silver only).
+        duplicates: valid rows dropped as duplicates (silver only).
         location: where the output is (or would be, in a dry run).
         sha256: of the landing file (bronze only).
         source: the landing file read (bronze only).
@@ -35,6 +36,7 @@ class StageCount:
     rows: Optional[int]
     location: str
     rejects: Optional[int] = None
+    duplicates: Optional[int] = None
     sha256: Optional[str] = None
     source: Optional[str] = None
     duration_ms: Optional[int] = None
@@ -71,8 +73,11 @@ def _count(task) -> StageCount:
                           sha256=manifest["sha256"], source=manifest["source_path"])
     if isinstance(task, SilverTask):
         outputs = task.output()
-        return StageCount("silver", day, outputs["silver"].num_rows(), outputs["silver"].location,
-                          rejects=outputs["rejects"].num_rows())
+        rows, rejects = outputs["silver"].num_rows(), outputs["rejects"].num_rows()
+        landed = json.loads(task.input()["manifest"].read_bytes()).get("rows")
+        duplicates = None if landed is None else landed - rejects - rows
+        return StageCount("silver", day, rows, outputs["silver"].location, rejects=rejects,
+                          duplicates=duplicates)
     output = task.output()
     return StageCount(f"gold:{task.table.name}", day, output.num_rows(), output.location)
 

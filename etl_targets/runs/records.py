@@ -1,10 +1,13 @@
 """Operational records kept in the lake itself, so they work on S3 too.
 
-* ``_ops/manifests/<pipeline>/<pipeline>-YYYY-MM-DD.json``: the manifest of
-  the last run for that business date (a backfill is filed under its end
-  date), success or failure;
-* ``_ops/latest/<pipeline>.json``: the manifest of the last *successful*
-  run; consumers read it to know what is fresh;
+* ``_ops/manifests/<pipeline>/<pipeline>-YYYY-MM-DD.json``: one per business
+  date, describing the data published for that date (its own stages' row
+  counts and outputs, the landing files read, the run that built it). A
+  run that builds nothing for the date (a no-op rerun) or fails for it
+  leaves that description as it is and only updates ``last_attempt``; a
+  date that never succeeded gets the failed attempt as its manifest;
+* ``_ops/latest/<pipeline>.json``: the record of the last *successful*
+  run;
 * ``_ops/runs/<pipeline>/<started>-<run_id>.json``: one object per run, never
   overwritten, so concurrent runs on different machines cannot collide.
 
@@ -51,31 +54,65 @@ def runs_folder(pipeline: str) -> str:
     return ops_folder("runs", pipeline)
 
 
-def publish_run(lake: Area, record: dict, manifest_day: dt.date) -> List[str]:
-    """Writes the run's record, its manifest and (on success) the latest pointer.
+def publish_run(lake: Area, record: dict, days: List[dt.date]) -> List[str]:
+    """Writes the run's record, a manifest per asked date and (on success) the latest pointer.
 
     Returns:
         The locations written, for the console.
     """
     pipeline = record["pipeline"]
-    data = _dump(record)
-    paths = [
-        lake.join(runs_folder(pipeline), f"{record['run_id']}.json"),
-        lake.join(manifest_path(pipeline, manifest_day)),
-    ]
+    written = {lake.join(runs_folder(pipeline), f"{record['run_id']}.json"): record}
+    for day in days:
+        path = lake.join(manifest_path(pipeline, day))
+        written[path] = date_manifest(record, day, _read_json(lake, path))
     if record["status"] == "success":
-        paths.append(lake.join(latest_path(pipeline)))
-    for path in paths:
-        storage.write_bytes(lake.fs, path, data)
-    return [lake.location(p) for p in paths]
+        written[lake.join(latest_path(pipeline))] = record
+    for path, content in written.items():
+        storage.write_bytes(lake.fs, path, _dump(content))
+    return [lake.location(p) for p in written]
+
+
+#: what ``last_attempt`` keeps of a run
+ATTEMPT_FIELDS = ("run_id", "status", "exit_code", "error", "failed_step", "started_at",
+                  "finished_at", "env", "dry_run")
+
+
+def date_manifest(record: dict, day: dt.date, previous: Optional[dict]) -> dict:
+    """The manifest of one date after ``record``'s run (see the module docstring).
+
+    Args:
+        record: the run's record.
+        day: the business date.
+        previous: the date's manifest before this run, or None.
+    """
+    iso = day.isoformat()
+    built = any(stage["date"] == iso for stage in record.get("stages", []))
+    kept = previous is not None and previous.get("status") == "success" and (
+        record["status"] != "success" or not built)
+    if kept:
+        manifest = dict(previous)
+    else:
+        own = [stage for stage in record.get("stages", []) if stage["date"] == iso]
+        manifest = dict(record, dates=[iso], date=iso, stages=own,
+                        counts={stage["step"]: stage["rows"] for stage in own},
+                        earlier_dates=[d for d in record.get("dates_built", []) if d < iso])
+        rejected = [stage["rejects"] for stage in own if stage.get("rejects") is not None]
+        if rejected:
+            manifest["counts"]["rejected"] = sum(rejected)
+    manifest["last_attempt"] = {key: record.get(key) for key in ATTEMPT_FIELDS}
+    return manifest
+
+
+def _read_json(lake: Area, path: str) -> Optional[dict]:
+    try:
+        return json.loads(storage.read_bytes(lake.fs, path))
+    except FileNotFoundError:
+        return None
 
 
 def read_latest(lake: Area, pipeline: str) -> Optional[dict]:
-    """The last successful run's manifest, or None if there was none."""
-    try:
-        return json.loads(storage.read_bytes(lake.fs, lake.join(latest_path(pipeline))))
-    except FileNotFoundError:
-        return None
+    """The last successful run's record, or None if there was none."""
+    return _read_json(lake, lake.join(latest_path(pipeline)))
 
 
 def iter_runs(lake: Area, pipelines: List[str]) -> Iterator[dict]:

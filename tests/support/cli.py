@@ -15,9 +15,12 @@ from support.paths import VENV_BIN
 LUIGI = VENV_BIN / "luigi"
 CONSOLE_SCRIPT = VENV_BIN / "etl-targets"
 
-#: ``   silver    27 dates    7866 rows in silver, 72 rejected  -> /lake/silver/so/``
+#: ``   silver    27 dates    7866 rows in silver, 72 rejected, 9 duplicates dropped  -> /lake/silver/so/``
+#: (a single date's line ends ``-> <output>   from <landing file>``)
 STAGE_LINE = re.compile(r"^\s+(?P<step>bronze|silver|gold:\w+)\s+.*?\s(?P<rows>\d+) rows"
-                        r"(?: landed| in silver)?(?:, (?P<rejects>\d+) rejected)?\s+->\s+\S+\s*$")
+                        r"(?: landed| in silver| to land| for silver)?"
+                        r"(?:, (?P<rejects>\d+) rejected)?(?:, (?P<duplicates>\d+) duplicates dropped)?"
+                        r"\s+->\s+\S+(?:\s+from\s+\S+)?\s*$")
 
 
 def etl_argv(*args: str) -> List[str]:

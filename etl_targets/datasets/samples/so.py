@@ -378,7 +378,8 @@ def write_so_day(day: datetime.date, rows: int, out_dir, rng: random.Random, *,
     return path
 
 
-def generate(start: datetime.date, days: int, rows: int, out, seed: int = 0) -> list[Path]:
+def generate(start: datetime.date, days: int, rows: int, out, seed: int = 0,
+             mess: Messiness = DEFAULT_MESSINESS) -> list[Path]:
     """Write ``days`` consecutive SO landing files starting at ``start``.
 
     Args:
@@ -387,12 +388,15 @@ def generate(start: datetime.date, days: int, rows: int, out, seed: int = 0) -> 
         rows: Data rows per file.
         out: Landing root; files go to ``out/so/``.
         seed: Same seed, same bytes.
+        mess: How messy the files are (tiny days want ``Messiness(invalid=0.0)``:
+            one bad row in 20 is already above silver's 5% reject-ratio gate).
 
     Returns:
         The written paths, in date order.
     """
     rng, history = random.Random(seed), MonthHistory()
-    return [write_so_day(start + datetime.timedelta(days=k), rows, out, rng, history=history)
+    return [write_so_day(start + datetime.timedelta(days=k), rows, out, rng, history=history,
+                         mess=mess)
             for k in range(days)]
 
 
