@@ -17,16 +17,12 @@ It knows nothing of pandas, pyarrow, datasets or luigi.
 """
 
 import contextlib
-import email.utils
 import hashlib
 import io
 import logging
 import os
 import posixpath
 import re
-import secrets
-import socket
-import time
 from typing import BinaryIO, Dict, Iterator, List, Optional, Set, Tuple
 
 import fsspec
@@ -36,6 +32,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.spec import AbstractBufferedFile
 
 from etl_targets.errors import StorageError
+from etl_targets.lake import leftovers
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +47,7 @@ WRITE_BLOCK_SIZE = 8 * 2**20
 #: Read size of :func:`copy_stream`.
 COPY_CHUNK = 2**20
 
-#: Age after which a temporary file whose writer cannot be checked (written
-#: on another host, or named by an older version) counts as abandoned.
-UNOWNED_TEMP_AGE = 24 * 3600.0
 
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63]
-#: ``.<name>.<pid>-<host>-<hex>.tmp``; the older ``.<name>.<32 hex>.tmp`` has no owner.
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-(?P<host>[A-Za-z0-9-]*)-[0-9a-f]{8}"
-                        r"|[0-9a-f]{32})\.tmp$")
-#: A live process may have started up to this long after its file's mtime
-#: (``btime`` in /proc/stat is whole seconds; clocks get adjusted).
-_CLOCK_SLACK = 2.0
 
 
 def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
@@ -261,7 +248,7 @@ def _local_atomic(fs: LocalFileSystem, path: str) -> Iterator[BinaryIO]:
     fs.makedirs(folder, exist_ok=True)
     with _housekeeping(fs, folder):
         remove_abandoned_writes(fs, folder)
-    temporary = posixpath.join(folder, f".{name}.{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.tmp")
+    temporary = posixpath.join(folder, leftovers.temporary_name(name))
     try:
         with open(temporary, "wb") as handle:
             yield handle
@@ -313,7 +300,7 @@ class _StreamingUpload(io.BufferedIOBase):
         if _is_s3(self._fs):
             bucket, key, _ = self._fs.split_path(self._path)
             with _housekeeping(self._fs, self._path):
-                for leftover in _abort_uploads(self._fs, bucket, key,
+                for leftover in leftovers.abort_uploads(self._fs, bucket, key,
                                                lambda upload, age: upload["Key"] == key):
                     log.info("aborted an abandoned upload of %s", leftover)
         self._stream = self._fs.open(self._path, "wb", autocommit=False,
@@ -397,80 +384,15 @@ def remove_abandoned_writes(fs: fsspec.AbstractFileSystem, folder: str,
     with (_storage_errors("clear abandoned writes in", fs, folder),
           contextlib.suppress(FileNotFoundError)):  # no folder or no bucket: nothing left
         if is_local(fs):
-            removed = _remove_local_temporaries(folder)
+            removed = leftovers.remove_local_temporaries(folder)
         elif _is_s3(fs):
             bucket, key, _ = fs.split_path(folder)
             prefix = key.rstrip("/") + "/" if key else ""
-            removed = _abort_uploads(fs, bucket, prefix, lambda upload, age: (
+            removed = leftovers.abort_uploads(fs, bucket, prefix, lambda upload, age: (
                 "/" not in upload["Key"][len(prefix):] and age >= older_than))
     for leftover in removed:
         log.info("removed an abandoned write: %s", leftover)
     return removed
-
-
-def _remove_local_temporaries(folder: str) -> List[str]:
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    removed = []
-    for entry in entries:
-        match = _TEMP_NAME.match(entry.name)
-        with contextlib.suppress(FileNotFoundError):  # renamed by its writer, or swept by another
-            if match and _abandoned(match, entry.stat(follow_symlinks=False).st_mtime):
-                os.remove(entry.path)
-                removed.append(entry.path)
-    return removed
-
-
-def _abandoned(name: "re.Match", last_written: float) -> bool:
-    if name["pid"] is None or name["host"] != _HOST:
-        return time.time() - last_written > UNOWNED_TEMP_AGE
-    started = _process_start(int(name["pid"]))
-    return started is None or started > last_written + _CLOCK_SLACK
-
-
-def _process_start(pid: int) -> Optional[float]:
-    """When the live process ``pid`` started (epoch seconds); None if none runs."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return None
-    except PermissionError:
-        pass  # alive, another user's
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()  # after "pid (comm)"
-        with open("/proc/stat", "rb") as handle:
-            boot = next(float(line.split()[1]) for line in handle if line.startswith(b"btime"))
-    except (OSError, StopIteration):
-        return float("-inf")  # no /proc: alive, start unknown, so never taken for abandoned
-    if fields[0] in (b"Z", b"X"):
-        return None  # killed, not yet reaped
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def _abort_uploads(fs, bucket: str, prefix: str, wanted) -> List[str]:
-    """Aborts the unfinished multipart uploads under ``prefix`` that ``wanted(upload, age)`` picks."""
-    aborted, marker = [], {}
-    while True:
-        # s3fs's list_multipart_uploads() lists the whole bucket; call_s3 passes a Prefix.
-        page = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix, **marker)
-        now = _server_time(page)
-        for upload in page.get("Uploads", []):
-            if wanted(upload, now - upload["Initiated"].timestamp()):
-                with contextlib.suppress(FileNotFoundError):  # aborted meanwhile by another sweep
-                    fs.abort_mpu(bucket, upload["Key"], upload["UploadId"])
-                aborted.append(f"s3://{bucket}/{upload['Key']}")
-        if not page.get("IsTruncated"):
-            return aborted
-        marker = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
-
-
-def _server_time(response: dict) -> float:
-    """The ``Date`` of an S3 response, so ages do not depend on this machine's clock."""
-    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    return email.utils.parsedate_to_datetime(date).timestamp() if date else time.time()
 
 
 def write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
