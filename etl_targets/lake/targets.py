@@ -54,7 +54,9 @@ class FsspecFileSystem(luigi.target.FileSystem):
         return sorted(self.fs.ls(path, detail=False))
 
     def copy(self, path: str, dest: str) -> None:
-        storage.write_bytes(self.fs, dest, storage.read_bytes(self.fs, path))
+        """Streams ``path`` to ``dest`` through the atomic writer (bounded memory)."""
+        with storage.open_input(self.fs, path) as reader, storage.atomic_writer(self.fs, dest) as sink:
+            storage.copy_stream(reader, sink)
 
     def move(self, path: str, dest: str, raise_if_exists: bool = False) -> None:
         if raise_if_exists and self.exists(dest):
