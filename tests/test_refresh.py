@@ -1,0 +1,176 @@
+"""``--refresh`` rebuilds exactly what a corrected landing file made out of date.
+
+The acceptance scenario: a finished month, one landing file replaced by a
+corrected version, then ``etl-targets so --start <1st> --end <last> --refresh``.
+Exactly that date's bronze, silver, rejects and daily gold, and the
+month-to-date gold of that date and every later date, are rebuilt; every
+other file keeps its bytes and mtime (local) or ETag (S3); the new gold
+equals an independent computation on the new data. An ``--input`` whose
+bytes differ from the date's bronze refreshes that date; the same bytes
+are "already complete", and the run record never claims an input it did
+not use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from reference_so import daily_sales, mtd_by_region, parse_landing
+from support.cli import Run, etl_argv, run_command
+from support.env import cli_environment
+from support.landing import copy_landing, landing_name
+from support.lakes import partition, run_records
+
+DAYS = [dt.date(2026, 1, d) for d in range(1, 11)]
+CHANGED = dt.date(2026, 1, 6)
+
+
+def run(root: Path, *args: str) -> Run:
+    env = cli_environment(root / "lake", root / "landing", root / "logs")
+    return Run.of(run_command(etl_argv(*args), cwd=root, env=env, timeout=300))
+
+
+def snapshot(lake: Path) -> dict:
+    """relative path -> (mtime_ns, bytes) of every data file (not the run records)."""
+    return {p.relative_to(lake).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in lake.rglob("*") if p.is_file() and "_ops" not in p.parts
+            and "_trash" not in p.parts}
+
+
+def correct(landing_file: Path) -> None:
+    """Rewrites one Qty of the first data row (a corrected re-drop, newer mtime)."""
+    text = landing_file.read_bytes().decode("utf-8-sig")
+    header, first, rest = text.split("\n", 2)
+    names = [h.strip().casefold() for h in header.split(",")]
+    fields = first.split(",")
+    if len(fields) == len(names):
+        qty = names.index("qty")
+        fields[qty] = str(int(fields[qty].strip().strip('"') or 1) + 7)
+        first = ",".join(fields)
+    landing_file.write_bytes(("\n".join([header, first, rest])).encode())
+    later = time.time() + 5
+    os.utime(landing_file, (later, later))
+
+
+@pytest.fixture(scope="module")
+def built_month(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("month")
+    (root / "landing" / "so").mkdir(parents=True)
+    copy_landing(root / "landing", *DAYS)
+    done = run(root, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat())
+    assert done.code == 0, str(done)
+    return root
+
+
+@pytest.fixture(scope="module")
+def refreshed(built_month, tmp_path_factory):
+    root = tmp_path_factory.mktemp("refreshed")
+    shutil.copytree(built_month, root, dirs_exist_ok=True, copy_function=shutil.copy2)
+    before = snapshot(root / "lake")
+    correct(root / "landing" / "so" / landing_name(CHANGED))
+    done = run(root, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
+               "--refresh")
+    assert done.code == 0, str(done)
+    return root, before, snapshot(root / "lake"), done
+
+
+def expected_rebuilt() -> set:
+    day = partition(CHANGED)
+    own = {f"bronze/so/{day}/{landing_name(CHANGED)}", f"bronze/so/{day}/_manifest.json",
+           f"silver/so/{day}/data.parquet", f"silver/so_rejects/{day}/data.parquet",
+           f"gold/so_daily_sales/{day}/data.parquet"}
+    return own | {f"gold/so_mtd_by_region/{partition(d)}/data.parquet" for d in DAYS if d >= CHANGED}
+
+
+def test_refresh_rebuilds_exactly_the_changed_date_and_later_month_to_date(refreshed):
+    _, before, after, _ = refreshed
+    changed = {path for path in before if after.get(path) != before[path]}
+    assert changed == expected_rebuilt()
+
+
+def test_refresh_keeps_every_other_file_byte_and_mtime_identical(refreshed):
+    _, before, after, _ = refreshed
+    for path in set(before) - expected_rebuilt():
+        assert after[path] == before[path], path
+
+
+def test_refreshed_gold_matches_an_independent_computation_on_the_new_data(refreshed):
+    root = refreshed[0]
+    silver = {}
+    for day in DAYS:
+        data = (root / "landing" / "so" / landing_name(day)).read_bytes()
+        silver[day], _ = parse_landing(data, landing_name(day))
+    daily = pq.read_table(root / "lake" / "gold" / "so_daily_sales" / partition(CHANGED)
+                          / "data.parquet").to_pylist()
+    assert daily == daily_sales(silver[CHANGED])
+    last = pq.read_table(root / "lake" / "gold" / "so_mtd_by_region" / partition(DAYS[-1])
+                         / "data.parquet").to_pylist()
+    assert last == mtd_by_region({d: silver[d] for d in DAYS})
+
+
+def test_refresh_run_record_lists_what_was_refreshed_and_why(refreshed):
+    record = run_records(refreshed[0] / "lake")[-1]
+    assert [r["date"] for r in record["refreshed"]] == [CHANGED.isoformat()]
+    assert "landing" in record["refreshed"][0]["reason"]
+
+
+def test_refresh_moves_the_stale_outputs_to_the_trash(refreshed):
+    trash = refreshed[0] / "lake" / "_trash"
+    moved = {p.name for p in trash.rglob("*") if p.is_file()}
+    assert landing_name(CHANGED) in moved and "data.parquet" in moved
+
+
+def test_refresh_of_an_unchanged_month_builds_nothing(built_month, tmp_path):
+    shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
+    before = snapshot(tmp_path / "lake")
+    done = run(tmp_path, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
+               "--refresh")
+    assert done.code == 0 and "already complete" in done.stdout, str(done)
+    assert snapshot(tmp_path / "lake") == before
+
+
+def test_a_touched_but_unchanged_landing_file_is_not_refreshed(built_month, tmp_path):
+    shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
+    later = time.time() + 5
+    os.utime(tmp_path / "landing" / "so" / landing_name(CHANGED), (later, later))
+    before = snapshot(tmp_path / "lake")
+    done = run(tmp_path, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
+               "--refresh")
+    assert done.code == 0, str(done)
+    assert snapshot(tmp_path / "lake") == before
+
+
+def test_an_input_with_other_bytes_refreshes_that_date(built_month, tmp_path):
+    shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
+    corrected = tmp_path / "corrected.csv"
+    shutil.copy(tmp_path / "landing" / "so" / landing_name(CHANGED), corrected)
+    correct(corrected)
+    done = run(tmp_path, "so", "--date", CHANGED.isoformat(), "--input", str(corrected))
+    assert done.code == 0, str(done)
+    bronze = tmp_path / "lake" / "bronze" / "so" / partition(CHANGED) / landing_name(CHANGED)
+    assert bronze.read_bytes() == corrected.read_bytes()
+    record = run_records(tmp_path / "lake")[-1]
+    assert record["input"] == str(corrected) and record["refreshed"], record
+
+
+def test_an_input_with_the_same_bytes_is_already_complete_and_not_claimed(built_month, tmp_path):
+    shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
+    same = tmp_path / "same.csv"
+    shutil.copy(tmp_path / "landing" / "so" / landing_name(CHANGED), same)
+    before = snapshot(tmp_path / "lake")
+    done = run(tmp_path, "so", "--date", CHANGED.isoformat(), "--input", str(same))
+    assert done.code == 0 and "already complete" in done.stdout, str(done)
+    assert snapshot(tmp_path / "lake") == before
+    record = run_records(tmp_path / "lake")[-1]
+    assert record["input"] is None and record["refreshed"] == [], record
+    manifest = json.loads((tmp_path / "lake" / "_ops" / "manifests" / "so" /
+                           f"so-{CHANGED.isoformat()}.json").read_text())
+    assert str(same) not in json.dumps({k: v for k, v in manifest.items() if k != "last_attempt"})
