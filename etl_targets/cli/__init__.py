@@ -19,6 +19,7 @@ from etl_targets.errors import EtlError
 COMMAND_MODULES = (
     "etl_targets.cli.pipeline",
     "etl_targets.cli.history",
+    "etl_targets.cli.status",
     "etl_targets.cli.invalidate",
 )
 

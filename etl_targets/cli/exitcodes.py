@@ -19,6 +19,7 @@ MISSING_INPUT = 4      # an expected landing file is absent
 TASK_FAILED = 5        # a task failed: bad input data or a storage error
 NOT_RUN = 6            # scheduling failed or tasks were not run (scheduler, lock)
 STALE = 7              # `freshness`: last success older than --max-age
+OUT_OF_DATE = 8        # `status`: some date in the range is not done
 
 #: status -> what it means, word for word the README's "Exit status" table
 MEANINGS: Dict[int, str] = {
@@ -31,6 +32,8 @@ MEANINGS: Dict[int, str] = {
     NOT_RUN: "not run: scheduling failed, or (bin/etl-run) another run of the pipeline "
              "holds the lock",
     STALE: "`freshness`: the last success is older than `--max-age`",
+    OUT_OF_DATE: "`status`: some date in the range is not done (no landing file, missing, "
+                 "out of date or failed)",
 }
 
 #: exception type -> status; the first matching row wins, so subclasses come first
