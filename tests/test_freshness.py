@@ -63,13 +63,13 @@ def test_freshness_expects_yesterday_by_default(jan_1_built):
 
 def test_freshness_max_lag_counts_days_back_from_today(jan_1_built):
     days = (dt.date.today() - JAN_1).days
-    assert jan_1_built.etl("freshness", "--max-lag", f"{days + 1}d").code == 0
-    assert jan_1_built.etl("freshness", "--max-lag", "1d").code == 7
+    assert jan_1_built.etl("freshness", "--dataset", "so", "--max-lag", f"{days + 1}d").code == 0
+    assert jan_1_built.etl("freshness", "--dataset", "so", "--max-lag", "1d").code == 7
 
 
 def test_freshness_max_age_measures_from_the_end_of_the_newest_date(jan_1_built):
-    assert jan_1_built.etl("freshness", "--max-age", "0s").code == 7
-    assert jan_1_built.etl("freshness", "--max-age", "36500d").code == 0
+    assert jan_1_built.etl("freshness", "--dataset", "so", "--max-age", "0s").code == 7
+    assert jan_1_built.etl("freshness", "--dataset", "so", "--max-age", "36500d").code == 0
 
 
 def test_a_failed_night_then_a_rerun_of_an_old_date_is_stale(jan_1_built):
