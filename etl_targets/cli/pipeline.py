@@ -23,7 +23,7 @@ from etl_targets.config import business_timezone, load_settings
 from etl_targets.dates import business_today, days_between, parse_date
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
 from etl_targets.lake import context
-from etl_targets.datasets import pipelines
+from etl_targets.datasets import Pipeline, pipelines
 from etl_targets.graph.tasks import gold_tasks, load_datasets
 
 log = logging.getLogger("etl_targets")
@@ -33,8 +33,8 @@ def add_commands(commands, datasets) -> None:
     """One subcommand per dataset (``etl-targets so --date D``), per pipeline of gold tables
     declared with their own (``cover``), and ``all`` (every gold table, one build)."""
     load_datasets()  # first: datasets declared outside the package get subcommands too
-    for dataset in pipelines(datasets):
-        sub = commands.add_parser(dataset.folder, help=dataset.help)
+    for name, help_text, dataset in pipelines(datasets):
+        sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(dataset=dataset, run=run_pipeline, check=_check)
         add_dates(sub)
         sub.add_argument("--input", help="use this file (any fsspec URL) as the landing file "
@@ -52,9 +52,8 @@ def _check(parser, args) -> None:
     check_dates(parser, args)
     if args.input and args.start:
         parser.error("--input overrides one date's file: use it with --date")
-    if args.input and not args.dataset.takes_input:
-        parser.error("--input replaces one dataset's landing file: use it with that dataset's "
-                     "subcommand")
+    if (args.input or getattr(args, "refresh", False)) and isinstance(args.dataset, Pipeline):
+        parser.error("--input and --refresh work on one dataset: use them with its subcommand")
     if args.scheduler_port and not args.scheduler_host:
         parser.error("--scheduler-port needs --scheduler-host")
 

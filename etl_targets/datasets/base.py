@@ -1,22 +1,45 @@
 """Declarations: what a dataset is, written once as data.
 
 A :class:`Dataset` names its landing files, its columns and their rules, its
+derived columns, its rules across columns and over groups of rows, its
 dedup key and its gold tables. The luigi graph, the lake paths, the silver
-and rejects schemas and the CLI subcommand are all derived from it, so adding
-purchase orders or the general ledger means writing one more declaration,
-not new task classes. Importing this module does no I/O.
+and rejects schemas and the CLI subcommand are all derived from it, so
+adding purchase orders or the general ledger means writing one more
+declaration, not new task classes. Importing this module does no I/O.
+
+The words, in the order silver applies them:
+
+* :class:`Column`: a landing column, its type (:mod:`.columns`) and whether
+  it may be empty (``if_empty`` gives an empty field a value, e.g. ``"0"``);
+* :class:`Derived`: an exact computed column (:mod:`.expressions`);
+* :class:`RowRule`: a rule across columns, judged where the columns it reads
+  are valid, rejecting with ``<header>: <rule>``;
+* the dedup key (``dedup_keys``, ``latest_by``);
+* :class:`GroupRule`: a rule over groups of the surviving rows.
+
+Gold tables are :class:`GoldTable` (grouping and :class:`Measure` columns)
+or :class:`GoldFunction` (a plain typed pyarrow function of its
+:class:`Input` tables), each over a window: :data:`DAY`,
+:data:`MONTH_TO_DATE` or :class:`Trailing` days.
 """
 
 import dataclasses
 import datetime as dt
-from typing import Optional, Tuple
+import inspect
+from typing import Callable, Iterable, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from etl_targets.dates import erp_stamp
+from etl_targets.dates import erp_stamp, month_to_date
+from etl_targets.datasets.expressions import Expr, columns as read_columns, type_of
+from etl_targets.errors import ConfigError
 
-DAY = "day"
-MONTH_TO_DATE = "month_to_date"
+
+class DeclarationError(ConfigError):
+    """A declaration contradicts itself, or clashes with one already registered."""
+
+
+# --- silver ------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,22 +52,113 @@ class Column:
         name: the silver column name.
         type: a column type from :mod:`etl_targets.datasets.columns`.
         required: False when an empty value is allowed (stored as null).
+        if_empty: the text an empty field stands for (``"0"``: "empty means
+            0"); it is then parsed and checked like any value.
     """
 
     header: str
     name: str
     type: object
     required: bool = True
+    if_empty: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
-class Product:
-    """A derived column: ``left * right`` computed exactly as a decimal."""
+class Derived:
+    """A computed silver column, exact; a value its type cannot hold rejects the row.
+
+    Attributes:
+        name: the silver column.
+        expression: over columns and earlier derived columns, e.g.
+            ``col("qty") * col("unit_price")``.
+        type: the silver type; by default the expression's own
+            (``decimal128(18, s)`` for decimals, int64 for whole numbers).
+    """
 
     name: str
-    left: str
-    right: str
-    type: pa.DataType = pa.decimal128(18, 2)
+    expression: Expr
+    type: Optional[pa.DataType] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RowRule:
+    """A rule across columns that every row must satisfy.
+
+    Judged on rows whose columns it reads are valid (a broken field is
+    reported for itself); a null value (an empty optional field) satisfies
+    it. The reason is ``"<header>: <rule>"``.
+    """
+
+    header: str
+    rule: str
+    holds: Expr
+
+    @property
+    def reason(self) -> str:
+        return f"{self.header}: {self.rule}"
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupRule:
+    """A rule over groups of the rows that survive deduplication.
+
+    Attributes:
+        reason: the reject reason, word for word (``journal unbalanced``).
+        group_by: the groups the rule is judged on.
+        holds: over each group's :func:`~.expressions.total` of columns.
+        reject_by: some of ``group_by``: every row sharing these keys with a
+            failing group is rejected (default: the rows of the failing group).
+    """
+
+    reason: str
+    group_by: Tuple[str, ...]
+    holds: Expr
+    reject_by: Tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> Tuple[str, ...]:
+        return self.reject_by or self.group_by
+
+
+# --- windows -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Day:
+    """Silver of D alone."""
+
+    def dates(self, day: dt.date):
+        return [day]
+
+
+@dataclasses.dataclass(frozen=True)
+class MonthToDate:
+    """Silver of the first of D's month through D, deduplicated across days."""
+
+    def dates(self, day: dt.date):
+        return month_to_date(day)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trailing:
+    """Silver of the ``days`` dates ending with D (D-6..D for 7), deduplicated across days."""
+
+    days: int
+
+    def __post_init__(self):
+        if self.days < 1:
+            raise DeclarationError(f"Trailing({self.days}): a window holds at least one day")
+
+    def dates(self, day: dt.date):
+        return [day - dt.timedelta(days=back) for back in range(self.days - 1, -1, -1)]
+
+
+DAY = Day()
+MONTH_TO_DATE = MonthToDate()
+Window = Union[Day, MonthToDate, Trailing]
+
+
+# --- gold --------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,63 +167,131 @@ class Measure:
 
     Attributes:
         name: output column.
-        function: ``count`` (rows), ``count_distinct`` or ``sum``.
-        column: the silver column aggregated (None for ``count``).
+        function: ``count`` (rows), ``count_distinct`` or ``sum`` (0 over no rows).
+        column: a silver column, or (for ``sum``) an expression.
+        where: only rows where this holds are summed (``overdue_value``).
+        type: the output type; counts are int64, sums keep their value's type.
     """
 
     name: str
     function: str
-    column: Optional[str] = None
+    column: Union[str, Expr, None] = None
+    where: Optional[Expr] = None
+    type: Optional[pa.DataType] = None
 
 
 @dataclasses.dataclass(frozen=True)
-class GoldTable:
-    """A business table, a pure function of silver.
+class Input:
+    """A silver table a gold function reads, over a window.
 
     Attributes:
-        name: the lake folder under ``gold/`` (e.g. ``so_daily_sales``).
-        window: ``day`` (silver of D) or ``month_to_date`` (silver of the
-            first of D's month through D, deduplicated again across days).
-        group_by: grouping keys, also the sort order.
-        measures: the aggregated columns.
-        exclude: ``(column, values)`` rows left out before grouping.
+        name: the function's parameter that receives it.
+        dataset: the dataset's folder (or the Dataset); None: the declaring one.
+        window: which dates; several days are deduplicated by that dataset's
+            key, the greatest ``latest_by`` winning, a tie going to the later date.
+        columns: the silver columns read (default: all).
     """
 
     name: str
-    window: str
+    dataset: object = None
+    window: Window = DAY
+    columns: Optional[Tuple[str, ...]] = None
+
+    def __post_init__(self):
+        if hasattr(self.dataset, "folder"):
+            object.__setattr__(self, "dataset", self.dataset.folder)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GoldTable:
+    """A business table declared as grouping and measures over its dataset's silver.
+
+    Attributes:
+        name: the lake folder under ``gold/`` (``so_daily_sales``).
+        task: the luigi task family (``GoldSO``).
+        group_by: grouping keys, also the sort order.
+        measures: the aggregated columns.
+        window: which dates of silver.
+        where: rows kept before grouping.
+        pipeline: a CLI subcommand of its own that builds it, instead of
+            the dataset's subcommand (``etl-targets all`` builds it too).
+    """
+
+    name: str
+    task: str
     group_by: Tuple[str, ...]
     measures: Tuple[Measure, ...]
-    exclude: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
-
-    @property
-    def task_suffix(self) -> str:
-        """``""`` for the daily table, ``MTD`` for month to date."""
-        return "MTD" if self.window == MONTH_TO_DATE else ""
+    window: Window = DAY
+    where: Optional[Expr] = None
+    pipeline: Optional[str] = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GoldFunction:
+    """A business table computed by a plain typed pyarrow function.
+
+    ``function(**{input.name: table for each input}, day=D) -> pa.Table``;
+    ``day`` is passed only when the function has that parameter.
+
+    Attributes:
+        name, task, pipeline: as for :class:`GoldTable`.
+        function: a pure function of its inputs.
+        inputs: the silver tables it reads, possibly of other datasets.
+        schema: the schema the result must have.
+    """
+
+    name: str
+    task: str
+    function: Callable[..., pa.Table]
+    inputs: Tuple[Input, ...]
+    schema: Optional[pa.Schema] = None
+    pipeline: Optional[str] = None
+
+    def __post_init__(self):
+        parameters = set(inspect.signature(self.function).parameters)
+        names = {i.name for i in self.inputs}
+        if parameters - {"day"} != names:
+            raise DeclarationError(
+                f"gold table {self.name}: {self.function.__name__} takes "
+                f"{sorted(parameters)}, its inputs are {sorted(names)} (and optionally day)")
+
+
+# --- the dataset -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Dataset:
     """One ERP export and everything the lake builds from it.
 
     Attributes:
-        code: upper-case code used in task names (``SO`` -> ``GoldSO``).
-        folder: landing and lake folder name (``so``).
+        code: upper-case code used in task names (``SO`` -> ``SilverSO``).
+        folder: landing and lake folder name (``so``), also its CLI subcommand.
         file_prefix: landing file name prefix (``zheSO``).
         columns: the contract's columns, in contract order.
-        derived: exact computed columns appended to silver.
         dedup_keys: a row's identity; duplicates keep the latest.
-        latest_by: the column that decides which duplicate is latest.
+        latest_by: the column that decides which duplicate is latest (a tie,
+            or no such column, goes to the row last in the file).
         gold: the gold tables.
+        derived: exact computed columns appended to silver, in order.
+        rules: rules across columns, applied after the column rules, in order.
+        group_rules: rules over groups of rows, applied after deduplication.
     """
 
     code: str
     folder: str
     file_prefix: str
     columns: Tuple[Column, ...]
-    derived: Tuple[Product, ...]
     dedup_keys: Tuple[str, ...]
-    latest_by: str
-    gold: Tuple[GoldTable, ...]
+    latest_by: Optional[str] = None
+    gold: Tuple[Union[GoldTable, GoldFunction], ...] = ()
+    derived: Tuple[Derived, ...] = ()
+    rules: Tuple[RowRule, ...] = ()
+    group_rules: Tuple[GroupRule, ...] = ()
+
+    def __post_init__(self):
+        problems = list(_problems(self))
+        if problems:
+            raise DeclarationError(f"dataset {self.folder!r}: " + "; ".join(problems))
 
     def landing_name(self, day: dt.date) -> str:
         """``zheSO-2026-1-27.csv``: the ERP does not zero-pad."""
@@ -121,9 +303,10 @@ class Dataset:
 
     @property
     def silver_schema(self) -> pa.Schema:
-        fields = [pa.field(c.name, c.type.arrow_type) for c in self.columns]
-        fields += [pa.field(d.name, d.type) for d in self.derived]
-        return pa.schema(fields)
+        schema = pa.schema([pa.field(c.name, c.type.arrow_type) for c in self.columns])
+        for derived in self.derived:
+            schema = schema.append(pa.field(derived.name, derived_type(derived, schema)))
+        return schema
 
     @property
     def rejects_schema(self) -> pa.Schema:
@@ -132,8 +315,100 @@ class Dataset:
                    pa.field("reject_reason", pa.string())]
         return pa.schema(fields)
 
-    def gold_table(self, name: str) -> GoldTable:
+    def gold_table(self, name: str):
         for table in self.gold:
             if table.name == name:
                 return table
         raise KeyError(name)
+
+
+def derived_type(derived: Derived, schema: pa.Schema) -> pa.DataType:
+    return derived.type if derived.type is not None else type_of(derived.expression, schema)
+
+
+def _problems(dataset: Dataset) -> Iterable[str]:
+    """Everything inconsistent inside one declaration, as phrases."""
+    yield from _duplicates("column", [c.name for c in dataset.columns])
+    yield from _duplicates("header", [c.header.strip().casefold() for c in dataset.columns])
+    known = {c.name for c in dataset.columns}
+    for derived in dataset.derived:
+        yield from _unknown(f"derived {derived.name}", read_columns(derived.expression), known)
+        if derived.name in known:
+            yield f"derived {derived.name} is already a column"
+        known.add(derived.name)
+    yield from _derived_types(dataset)
+    landing = {c.name for c in dataset.columns}
+    for rule in dataset.rules:  # judged before derived columns exist
+        yield from _unknown(f"rule {rule.reason!r}", read_columns(rule.holds), landing)
+    ordering = set(dataset.dedup_keys) | ({dataset.latest_by} if dataset.latest_by else set())
+    yield from _unknown("dedup key", ordering, known)
+    if not dataset.dedup_keys:
+        yield "dedup_keys is empty: a row needs an identity"
+    for rule in dataset.group_rules:
+        used = set(rule.group_by) | set(rule.scope) | read_columns(rule.holds)
+        yield from _unknown(f"group rule {rule.reason!r}", used, known)
+        if not set(rule.scope) <= set(rule.group_by):
+            yield f"group rule {rule.reason!r}: reject_by must be some of group_by"
+    yield from _duplicates("gold table", [t.name for t in dataset.gold])
+    yield from _duplicates("gold task", [t.task for t in dataset.gold])
+    for table in dataset.gold:
+        yield from _unknown(f"gold table {table.name}", _own_columns(table), known)
+        if isinstance(table, GoldTable):
+            yield from _measure_problems(table)
+
+
+def _derived_types(dataset: Dataset) -> Iterable[str]:
+    """A declared derived type must hold every digit its expression yields (never rounded)."""
+    try:
+        schema = dataset.silver_schema
+    except KeyError:  # an unknown column, reported already
+        return
+    except TypeError as exc:
+        yield f"a derived column cannot be typed: {exc}"
+        return
+    for derived in dataset.derived:
+        natural = type_of(derived.expression, schema)
+        kind = schema.field(derived.name).type
+        if pa.types.is_decimal(natural) and not (pa.types.is_decimal(kind)
+                                                 and kind.scale >= natural.scale):
+            yield f"derived {derived.name}: {kind} cannot hold {natural} exactly"
+
+
+def _own_columns(table) -> set:
+    if isinstance(table, GoldFunction):
+        return {c for i in table.inputs if i.dataset is None for c in (i.columns or ())}
+    used = set(table.group_by) | (read_columns(table.where) if table.where is not None else set())
+    for measure in table.measures:
+        if isinstance(measure.column, Expr):
+            used |= read_columns(measure.column)
+        elif measure.column:
+            used.add(measure.column)
+        if measure.where is not None:
+            used |= read_columns(measure.where)
+    return used
+
+
+def _measure_problems(table: GoldTable) -> Iterable[str]:
+    yield from _duplicates(f"gold table {table.name} column",
+                           list(table.group_by) + [m.name for m in table.measures])
+    for measure in table.measures:
+        if measure.function not in ("count", "count_distinct", "sum"):
+            yield f"measure {measure.name}: unknown function {measure.function!r}"
+        elif measure.function != "count" and measure.column is None:
+            yield f"measure {measure.name}: {measure.function} needs a column"
+        elif measure.function == "count_distinct" and not isinstance(measure.column, str):
+            yield f"measure {measure.name}: count_distinct takes a column name"
+
+
+def _duplicates(what: str, names) -> Iterable[str]:
+    seen = set()
+    for name in names:
+        if name in seen:
+            yield f"{what} {name!r} is declared twice"
+        seen.add(name)
+
+
+def _unknown(what: str, used, known) -> Iterable[str]:
+    missing = sorted(set(used) - set(known))
+    if missing:
+        yield f"{what} reads unknown column(s) {', '.join(missing)}"

@@ -32,12 +32,17 @@ def _where(mask: pa.Array, values: pa.Array, fallback) -> pa.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Text:
-    """Free text, kept as given after trimming."""
+    """Free text, kept as given after trimming.
 
+    Attributes:
+        upper: a code stored upper-case (``Warehouse``: `` wh-east `` is ``WH-EAST``).
+    """
+
+    upper: bool = False
     arrow_type = pa.string()
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        return text, []
+        return (pc.utf8_upper(text) if self.upper else text), []
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,11 @@
 Pure functions of a dataset declaration and a byte stream. The file is read
 in blocks; each block is validated and typed at once with pyarrow.compute,
 so peak memory is the typed day plus one block of text, not the whole file
-as strings.
+as strings. The declaration's words apply in order: column rules, rules
+across columns, derived columns (per block); deduplication, then rules over
+groups of rows (per file). Only a dataset with group rules keeps the raw
+text of valid rows until they are judged, since such a rule can still
+reject them.
 """
 
 import collections
@@ -19,13 +23,16 @@ import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_targets.datasets.base import Dataset
+from etl_targets.datasets.base import Dataset, derived_type
+from etl_targets.datasets.expressions import columns as read_columns, evaluate
 from etl_targets.errors import ContractError
 from etl_targets.formats import csv_batches, read_csv_header
 
 log = logging.getLogger(__name__)
 
 ROW = "__row__"
+#: prefix of the raw-text columns kept for group rules
+RAW = "__raw__"
 
 
 @dataclasses.dataclass
@@ -106,10 +113,16 @@ def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult
                 _collect(pending.popleft(), valid, rejected)
         while pending:
             _collect(pending.popleft(), valid, rejected)
-    silver = pa.concat_tables(valid) if valid else _empty(dataset.silver_schema, ROW)
+    silver = pa.concat_tables(valid) if valid else _empty(dataset, ROW)
     rejects = (pa.concat_tables(rejected) if rejected
                else dataset.rejects_schema.empty_table())
-    return SilverResult(deduplicate(dataset, silver), rejects, landed, extras)
+    if not dataset.group_rules:
+        return SilverResult(deduplicate(dataset, silver), rejects, landed, extras)
+    silver = deduplicate(dataset, silver, drop_tie_breaker=False)
+    silver, late = apply_group_rules(dataset, silver, source)
+    if late:
+        rejects = pa.concat_tables([rejects] + late).sort_by("row_number")
+    return SilverResult(silver.select(dataset.silver_schema.names), rejects, landed, extras)
 
 
 def _collect(future, valid: List[pa.Table], rejected: List[pa.Table]) -> None:
@@ -118,8 +131,12 @@ def _collect(future, valid: List[pa.Table], rejected: List[pa.Table]) -> None:
     rejected.append(bad)
 
 
-def _empty(schema: pa.Schema, row_column: str) -> pa.Table:
-    return schema.append(pa.field(row_column, pa.int64())).empty_table()
+def _empty(dataset: Dataset, row_column: str) -> pa.Table:
+    schema = dataset.silver_schema.append(pa.field(row_column, pa.int64()))
+    if dataset.group_rules:
+        for column in dataset.columns:
+            schema = schema.append(pa.field(RAW + column.name, pa.string()))
+    return schema.empty_table()
 
 
 def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
@@ -136,31 +153,66 @@ def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
         (valid rows typed, with their row number in ``__row__``; rejects).
     """
     count = len(raw[0]) if raw else 0
-    broken: List[Tuple[pa.Array, str]] = []  # (rows breaking a rule, the rule's name)
-    values = []
-    for column, text in zip(dataset.columns, raw):
-        trimmed = pc.utf8_trim_whitespace(text)
-        empty = pc.equal(trimmed, "")
-        typed, problems = column.type.parse(trimmed)
-        label = column.header
-        if column.required:
-            broken.append((empty, f"{label}: required"))
-        else:  # an allowed empty value is null in silver
-            typed = pc.if_else(empty, pa.scalar(None, typed.type), typed)
-        broken += [(pc.and_not(mask, empty), f"{label}: {rule}") for mask, rule in problems]
-        values.append(typed)
+    values, broken, invalid = _typed_columns(dataset, raw, count)
     rows = pa.array(numpy.arange(first_row, first_row + count, dtype=numpy.int64))
     table = pa.table(values + [rows], names=[c.name for c in dataset.columns] + [ROW])
+    broken += _row_rules(dataset, table, invalid)
     table, broken = _add_derived(dataset, table, broken)
-    bad = functools.reduce(pc.or_, (pc.fill_null(mask, False) for mask, _ in broken),
-                           pa.repeat(False, count))
+    bad = _any([mask for mask, _ in broken], count)
     table = table.filter(pc.invert(bad))
+    if dataset.group_rules:  # a group rule may still reject a valid row: keep its text
+        for column, text in zip(dataset.columns, raw):
+            table = table.append_column(RAW + column.name, pc.filter(text, pc.invert(bad)))
     rejected = [pc.filter(column, bad) for column in list(raw) + [rows]]
     size = len(rejected[-1])
     rejects = pa.table(rejected[:-1] + [pa.repeat(pa.scalar(source, pa.string()), size),
                                         rejected[-1], _reasons(broken, bad)],
                        schema=dataset.rejects_schema)
     return table, rejects
+
+
+def _typed_columns(dataset: Dataset, raw: Sequence[pa.Array], count: int):
+    """Each column trimmed, typed and checked by its own rules.
+
+    Returns:
+        (typed values, [(rows breaking a rule, the rule's name)], and per
+        column the rows where it broke one: only when row rules need it).
+    """
+    broken: List[Tuple[pa.Array, str]] = []
+    values = []
+    invalid: Dict[str, pa.Array] = {}
+    for column, text in zip(dataset.columns, raw):
+        trimmed = pc.utf8_trim_whitespace(text)
+        if column.if_empty is not None:  # "empty means 0": the stand-in is checked like a value
+            trimmed = pc.if_else(pc.equal(trimmed, ""), column.if_empty, trimmed)
+        empty = pc.equal(trimmed, "")
+        typed, problems = column.type.parse(trimmed)
+        label = column.header
+        found = len(broken)
+        if column.required:
+            broken.append((empty, f"{label}: required"))
+        else:  # an allowed empty value is null in silver
+            typed = pc.if_else(empty, pa.scalar(None, typed.type), typed)
+        broken += [(pc.and_not(mask, empty), f"{label}: {rule}") for mask, rule in problems]
+        values.append(typed)
+        if dataset.rules:
+            invalid[column.name] = _any([mask for mask, _ in broken[found:]], count)
+    return values, broken, invalid
+
+
+def _any(masks: List[pa.Array], count: int) -> pa.Array:
+    """Rows where any mask holds (a null is no)."""
+    return functools.reduce(pc.or_, (pc.fill_null(mask, False) for mask in masks),
+                            pa.repeat(False, count))
+
+
+def _row_rules(dataset: Dataset, table: pa.Table, invalid: Dict[str, pa.Array]):
+    """Each rule across columns, judged where the columns it reads are valid; null holds."""
+    for rule in dataset.rules:
+        unjudged = _any([invalid[name] for name in sorted(read_columns(rule.holds))],
+                        table.num_rows)
+        holds = pc.fill_null(evaluate(rule.holds, table), True)
+        yield pc.and_not(pc.invert(holds), unjudged), rule.reason
 
 
 def _reasons(broken: List[Tuple[pa.Array, str]], bad: pa.Array) -> pa.Array:
@@ -177,19 +229,76 @@ def _reasons(broken: List[Tuple[pa.Array, str]], bad: pa.Array) -> pa.Array:
 def _add_derived(dataset: Dataset, table: pa.Table, broken: List[Tuple[pa.Array, str]]):
     """Appends exact derived columns; a result too large for its type rejects the row."""
     for derived in dataset.derived:
-        left = pc.fill_null(table.column(derived.left), 0)
-        if pa.types.is_integer(left.type):
-            left = pc.cast(left, pa.decimal128(19, 0))
-        right = pc.fill_null(table.column(derived.right), 0)
-        product = pc.multiply_checked(left, right)  # decimal128(38, s): cannot overflow
-        limit = pa.scalar(decimal.Decimal(10) ** (derived.type.precision - derived.type.scale),
-                          product.type)
-        too_large = pc.greater_equal(pc.abs(product), limit)
+        kind = derived_type(derived, table.schema)
+        value = evaluate(derived.expression, table)  # exact: checked int64 or decimal128(<=38)
+        too_large = pc.fill_null(_beyond(value, kind), False)
         broken = broken + [(too_large, f"{derived.name}: too large")]
-        fitted = pc.if_else(too_large, pa.scalar(0, product.type), product)
-        table = table.append_column(pa.field(derived.name, derived.type),
-                                    pc.cast(fitted, derived.type))
+        fitted = pc.if_else(too_large, pa.scalar(0, value.type), value)
+        table = table.append_column(pa.field(derived.name, kind), pc.cast(fitted, kind))
     return _move_last(table, ROW), broken
+
+
+def _beyond(value: pa.Array, kind: pa.DataType) -> pa.Array:
+    """Where ``value`` cannot be held by ``kind`` (a decimal's whole digits, an integer's width)."""
+    if pa.types.is_decimal(kind):
+        if pa.types.is_integer(value.type):
+            value = pc.cast(value, pa.decimal128(19, 0))
+        limit = decimal.Decimal(10) ** (kind.precision - kind.scale)
+        if value.type.precision - value.type.scale <= kind.precision - kind.scale:
+            return pa.repeat(False, len(value))
+        return pc.greater_equal(pc.abs(value), pa.scalar(limit, value.type))
+    if pa.types.is_integer(kind) and kind.bit_width < 64:
+        bound = 2 ** (kind.bit_width - 1)
+        return pc.or_(pc.less(value, -bound), pc.greater_equal(value, bound))
+    return pa.repeat(False, len(value))
+
+
+def apply_group_rules(dataset: Dataset, table: pa.Table, source: str):
+    """Judges each group rule on the deduplicated rows; returns (survivors, rejects tables).
+
+    ``table`` carries the row numbers (``__row__``) and the raw text of every
+    row, so a row a group rule rejects reaches the rejects table like any other.
+    """
+    late = []
+    for rule in dataset.group_rules:
+        failing = _failing_scopes(rule, table)
+        if failing.num_rows == 0:
+            continue
+        hit = _rows_in(table, failing, list(rule.scope))
+        late.append(_raw_rejects(dataset, table.filter(hit), source, rule.reason))
+        table = table.filter(pc.invert(hit))
+    return table, late
+
+
+def _failing_scopes(rule, table: pa.Table) -> pa.Table:
+    """The distinct ``reject_by`` keys of the groups where the rule does not hold."""
+    keys = list(rule.group_by)
+    summed = sorted(n for n in read_columns(rule.holds) if n not in keys)
+    work = table.select(keys)
+    for name in summed:  # integers are summed as decimals: exact, never wrapped
+        values = table.column(name)
+        work = work.append_column(name, pc.cast(values, pa.decimal128(38, 0))
+                                  if pa.types.is_integer(values.type) else values)
+    grouped = work.group_by(keys, use_threads=False).aggregate([(n, "sum") for n in summed])
+    holds = pc.fill_null(evaluate(rule.holds, grouped, total_column=lambda n: f"{n}_sum"), True)
+    failing = grouped.filter(pc.invert(holds)).select(list(rule.scope))
+    return failing.group_by(list(rule.scope), use_threads=False).aggregate([])
+
+
+def _rows_in(table: pa.Table, keys: pa.Table, scope: List[str]) -> pa.Array:
+    """Where a row's ``scope`` values are among ``keys`` (in row order)."""
+    index = table.select(scope).append_column("__index__", pa.array(numpy.arange(table.num_rows)))
+    flags = keys.append_column("__hit__", pa.repeat(True, keys.num_rows))
+    joined = index.join(flags, keys=scope, join_type="left outer").sort_by("__index__")
+    return pc.fill_null(joined.column("__hit__"), False).combine_chunks()
+
+
+def _raw_rejects(dataset: Dataset, rows: pa.Table, source: str, reason: str) -> pa.Table:
+    size = rows.num_rows
+    columns = [rows.column(RAW + c.name) for c in dataset.columns]
+    columns += [pa.repeat(pa.scalar(source, pa.string()), size), rows.column(ROW),
+                pa.repeat(pa.scalar(reason, pa.string()), size)]
+    return pa.table(columns, schema=dataset.rejects_schema)
 
 
 def _move_last(table: pa.Table, name: str) -> pa.Table:
@@ -197,18 +306,21 @@ def _move_last(table: pa.Table, name: str) -> pa.Table:
     return table.select(names)
 
 
-def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW) -> pa.Table:
+def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW,
+                drop_tie_breaker: bool = True) -> pa.Table:
     """Keeps one row per dedup key: greatest ``latest_by``, then greatest tie-breaker.
 
     Sorting by key, latest_by and tie-breaker puts each key's winner last in
     its run; a row wins when the next row has a different key. The result is
-    sorted by the key and the helper column is dropped.
+    sorted by the key and the helper column is dropped (unless told not to).
     """
     keys = list(dataset.dedup_keys)
-    ordering = [(k, "ascending") for k in keys + [dataset.latest_by, tie_breaker]]
+    latest = [dataset.latest_by] if dataset.latest_by else []
+    ordering = [(k, "ascending") for k in keys + latest + [tie_breaker]]
     count = table.num_rows
+    dropped = [tie_breaker] if drop_tie_breaker else []
     if count == 0:
-        return table.drop_columns([tie_breaker])
+        return table.drop_columns(dropped)
     # Sort indices on the few ordering columns, find each key's last row on
     # the sorted keys, then gather whole rows once: only the winners.
     order = pc.sort_indices(table.select([k for k, _ in ordering]), sort_keys=ordering)
@@ -217,4 +329,4 @@ def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW) -> pa
         column = pc.take(table.column(key), order).combine_chunks()
         changes = pc.or_(changes, pc.not_equal(column.slice(0, count - 1), column.slice(1)))
     winners = pa.concat_arrays([changes, pa.array([True])])
-    return table.take(pc.filter(order, winners)).drop_columns([tie_breaker])
+    return table.take(pc.filter(order, winners)).drop_columns(dropped)

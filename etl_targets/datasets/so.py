@@ -1,7 +1,10 @@
 """SO, sales orders: the contract's section 2 written as a declaration."""
 
-from etl_targets.datasets.base import DAY, MONTH_TO_DATE, Column, Dataset, GoldTable, Measure, Product
+import pyarrow as pa
+
+from etl_targets.datasets.base import DAY, MONTH_TO_DATE, Column, Dataset, Derived, GoldTable, Measure
 from etl_targets.datasets.columns import Choice, Date, Integer, Letters, Money, Text, Timestamp
+from etl_targets.datasets.expressions import col
 
 REGIONS = ("North", "South", "East", "West")
 STATUSES = ("OPEN", "SHIPPED", "INVOICED", "CANCELLED")
@@ -12,7 +15,7 @@ MEASURES = (
     Measure("qty", "sum", "qty"),
     Measure("revenue", "sum", "line_amount"),
 )
-NOT_CANCELLED = (("status", ("CANCELLED",)),)
+NOT_CANCELLED = ~col("status").isin("CANCELLED")
 
 SO = Dataset(
     code="SO",
@@ -32,12 +35,13 @@ SO = Dataset(
         Column("Status", "status", Choice(STATUSES)),
         Column("Last Modified", "last_modified", Timestamp()),
     ),
-    derived=(Product("line_amount", "qty", "unit_price"),),
+    derived=(Derived("line_amount", col("qty") * col("unit_price"), pa.decimal128(18, 2)),),
     dedup_keys=("so_number", "line"),
     latest_by="last_modified",
     gold=(
-        GoldTable("so_daily_sales", DAY, ("region", "sku", "currency"), MEASURES, NOT_CANCELLED),
-        GoldTable("so_mtd_by_region", MONTH_TO_DATE, ("region", "currency"), MEASURES,
-                  NOT_CANCELLED),
+        GoldTable(name="so_daily_sales", task="GoldSO", window=DAY, where=NOT_CANCELLED,
+                  group_by=("region", "sku", "currency"), measures=MEASURES),
+        GoldTable(name="so_mtd_by_region", task="GoldSOMTD", window=MONTH_TO_DATE,
+                  where=NOT_CANCELLED, group_by=("region", "currency"), measures=MEASURES),
     ),
 )

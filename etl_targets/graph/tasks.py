@@ -5,10 +5,17 @@ For every registered dataset ``X`` (code ``SO``...) this module creates:
 * ``LandingX``: external, the ERP file (or the ``--input`` override);
 * ``BronzeX``: byte-for-byte copy plus ``_manifest.json``;
 * ``SilverX``: parse, validate, reject, dedup -> silver + rejects;
-* ``GoldX`` / ``GoldXMTD``: one task per gold table of the declaration.
+* one task per gold table, named by the declaration (``GoldSO``, ``GoldSOMTD``,
+  ``GoldInvCover``...), requiring the silver of every date of each input's
+  window, of its own dataset or another.
 
 The classes are made by :func:`make_tasks` from the declaration, so adding a
-dataset never means writing task classes. All share ``date`` and carry the
+dataset never means writing task classes. :func:`register` is how a
+declaration joins the graph, inside the package or outside it (luigi finds a
+task family among every Task subclass created, so ``luigi --module acme_etl
+GoldToy`` works once ``acme_etl`` has registered its dataset);
+:func:`load_datasets` imports the modules luigi.cfg and the
+``etl_targets.datasets`` entry points name. All share ``date`` and carry the
 roots and the input override, passed down with luigi's ``Task.clone`` so one
 build sees one configuration. The roots are significant (part of the task
 id): a dev and a prod lake sharing one ``luigid`` are different work. The
@@ -20,18 +27,19 @@ import hashlib
 import io
 import json
 import logging
-from typing import Dict, List, Optional, Type
+from typing import Dict, List, NamedTuple, Optional, Type
 
 import luigi
+import luigi.task_register
 
 from etl_targets import config
 from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
-from etl_targets.dates import month_to_date
-from etl_targets.datasets import DATASETS
-from etl_targets.datasets.base import DAY, Dataset, GoldTable
-from etl_targets.datasets.gold import aggregate, needed_columns
-from etl_targets.datasets.gold import month_to_date as aggregate_month_to_date
+from etl_targets.datasets import DATASETS, external
+from etl_targets.datasets import register as register_declaration
+from etl_targets.datasets import task_names
+from etl_targets.datasets.base import Day, Dataset, DeclarationError, Input
+from etl_targets.datasets.gold import combine, compute, input_columns, inputs
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
 from etl_targets.errors import ContractError, EtlError
@@ -279,37 +287,53 @@ class SilverTask(DatedTask):
                                       f"rejects: {rejects}")
 
 
+class Source(NamedTuple):
+    """One input of a gold task: which silver, of which dataset, over which window."""
+
+    input: Input
+    dataset: Dataset
+    silver_task: type
+    own: bool  # the gold table's own dataset: ``--input`` reaches it
+
+
 class GoldTask(DatedTask):
-    """One gold table for one date, a pure function of silver."""
+    """One gold table for one date, a pure function of the silver of its inputs' windows."""
 
-    table: GoldTable = None  # set by make_tasks
+    table = None  # set by make_tasks
+    sources: tuple = ()  # Source per input, set by make_tasks
 
-    def requires(self):
-        if self.table.window == DAY:
-            return self.clone(self.silver_task)
-        return [self.clone(self.silver_task, date=day, source=self.source if day == self.date else "")
-                for day in month_to_date(self.date)]
+    def requires(self) -> Dict[str, List[SilverTask]]:
+        """Per input, the silver task of every date of its window (``--input`` reaches only D's own)."""
+        return {source.input.name: [
+            self.clone(source.silver_task, date=day,
+                       source=self.source if source.own and day == self.date else "")
+            for day in source.input.window.dates(self.date)] for source in self.sources}
 
     def output(self) -> ParquetTarget:
         return self.lake_target(ParquetTarget, layout.parquet_file("gold", self.table.name, self.date),
                                 layout.stage_folder("gold", self.table.name))
 
     def run(self) -> None:
-        columns = needed_columns(self.dataset, self.table)
-        if self.table.window == DAY:
-            result = aggregate(self.dataset, self.table, self.input()["silver"].read(columns))
-        else:
+        found = self.input()
+        total, done = sum(len(days) for days in found.values()), 0
+        tables = {}
+        for source in self.sources:
+            columns = input_columns(source.dataset, source.input)
             days = []
-            for index, (day, inputs) in enumerate(zip(month_to_date(self.date), self.input())):
+            for day, inputs in zip(source.input.window.dates(self.date), found[source.input.name]):
                 days.append((day, inputs["silver"].read(columns)))
-                self.set_progress_percentage(int(90 * (index + 1) / len(self.input())))
-            result = aggregate_month_to_date(self.dataset, self.table, days)
+                done += 1
+                self.set_progress_percentage(int(90 * done / total))
+            one_day = isinstance(source.input.window, Day)
+            tables[source.input.name] = (days[0][1] if one_day
+                                         else combine(source.dataset, days, columns))
+        result = compute(self.dataset, self.table, tables, self.date)
         self.output().write(result)
         self.report(f"{result.num_rows} rows in {self.table.name}", 100)
 
 
 def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
-    """Creates and registers the task classes of one dataset.
+    """Creates the task classes of one dataset (whose foreign inputs are registered).
 
     Returns:
         class name -> class, e.g. ``{"LandingSO": ..., "GoldSOMTD": ...}``.
@@ -328,21 +352,70 @@ def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
     classes[f"Silver{code}"] = define(f"Silver{code}", SilverTask,
                                       bronze_task=classes[f"Bronze{code}"])
     for table in dataset.gold:
-        name = f"Gold{code}{table.task_suffix}"
-        if name in classes:
-            raise ValueError(f"two gold tables of {code} would both be {name}")
-        classes[name] = define(name, GoldTask, table=table,
-                               silver_task=classes[f"Silver{code}"])
+        sources = []
+        for source in inputs(dataset, table):
+            own = source.dataset == dataset.folder
+            of = dataset if own else DATASETS[source.dataset]
+            silver = classes[f"Silver{code}"] if own else TASKS[f"Silver{of.code}"]
+            sources.append(Source(source, of, silver, own))
+        classes[table.task] = define(table.task, GoldTask, table=table, sources=tuple(sources))
     return classes
 
 
-def gold_tasks(dataset: Dataset) -> List[Type[GoldTask]]:
-    """The gold task classes of a dataset, in declaration order."""
-    return [TASKS[f"Gold{dataset.code}{t.task_suffix}"] for t in dataset.gold]
+def gold_tasks(dataset) -> List[Type[GoldTask]]:
+    """The gold task classes of a dataset (or a CLI pipeline), in declaration order."""
+    return [TASKS[table.task] for table in dataset.gold]
+
+
+def register(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
+    """Adds a declaration to the registry and creates its luigi task classes.
+
+    Registering the same declaration again changes nothing (a module may be
+    imported by ``luigi --module`` and named in luigi.cfg too).
+
+    Returns:
+        the dataset's task classes by name (``{"LandingTOY": ..., "GoldToy": ...}``).
+
+    Raises:
+        DeclarationError: a name (folder, code, task, gold table) is taken,
+            naming both declarations; or an input names an unknown dataset.
+    """
+    if DATASETS.get(dataset.folder) == dataset and all(
+            name in TASKS for name in task_names(dataset)):
+        return {name: TASKS[name] for name in task_names(dataset)}
+    taken = set(luigi.task_register.Register.task_names()) - set(TASKS)
+    clash = sorted(set(task_names(dataset)) & taken)
+    if clash:
+        raise DeclarationError(f"cannot register dataset {dataset.folder!r}: luigi already "
+                               f"has a task named {', '.join(clash)} (not an etl_targets task)")
+    register_declaration(dataset)  # refuses every other clash, before any class exists
+    classes = make_tasks(dataset)
+    TASKS.update(classes)
+    globals().update(classes)  # module-level names: importable, picklable by name
+    return classes
+
+
+def load_datasets(entry_points=None) -> Dict[str, Dataset]:
+    """Registers the datasets declared outside the package; returns the registry.
+
+    Sources: the ``etl_targets.datasets`` entry points and luigi.cfg
+    ``[etl_targets] datasets``, each naming a module (which registers its
+    datasets when imported) or ``module:callable`` returning datasets.
+
+    Args:
+        entry_points: the entry points to use (tests); default: the installed ones.
+
+    Raises:
+        DeclarationError: a module cannot be imported, or a dataset clashes.
+    """
+    for dataset in external.discover(config.dataset_modules(), entry_points):
+        register(dataset)
+    return DATASETS
 
 
 TASKS: Dict[str, Type[DatedTask]] = {}
 for _dataset in DATASETS.values():
-    TASKS.update(make_tasks(_dataset))
-globals().update(TASKS)
-__all__ = sorted(TASKS) + ["TASKS", "gold_tasks", "make_tasks"]
+    _classes = make_tasks(_dataset)
+    TASKS.update(_classes)
+    globals().update(_classes)
+__all__ = sorted(TASKS) + ["TASKS", "gold_tasks", "load_datasets", "make_tasks", "register"]
