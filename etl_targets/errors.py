@@ -44,3 +44,11 @@ class MissingInputError(EtlError):
 
 class UsageError(EtlError):
     """The command line asks for something that cannot be done (a bad value)."""
+
+
+class SchedulerUnavailable(EtlError):
+    """The central scheduler (``luigid``) named for a build does not answer.
+
+    Raised before anything is scheduled, so the run exits "not run" within
+    seconds instead of hanging in luigi's RPC retries.
+    """

@@ -10,9 +10,9 @@ with one schema for every event:
 * ``ts``: ISO 8601 UTC time of the event;
 * ``run_id``, ``dataset``;
 * ``event``: ``start``, ``bronze``, ``silver``, ``gold:<table>``,
-  ``earlier_dates``, ``dates_built``, ``build``, ``config``, ``manifest``,
+  ``earlier_dates``, ``dates_built``, ``anomaly``, ``build``, ``config``, ``manifest``,
   ``end`` (and the name of a failed task family);
-* ``status``: one of :data:`STATUSES`;
+* ``status``: one of :data:`STATUSES` (``warning``: a volume anomaly);
 * ``date`` (ISO) for one date, or ``start`` and ``end`` for a range;
 * counts (``rows``, ``rejects``, ``duplicates``, ``dates``, ``duration_ms``,
   ``exit_code``) as integers or null, ``counts`` as a name -> integer map;
@@ -26,7 +26,8 @@ import time
 from typing import Dict, Optional, TextIO
 
 #: the fixed vocabulary of ``status`` in JSON events
-STATUSES = ("started", "done", "would_build", "already_complete", "failed", "succeeded")
+STATUSES = ("started", "done", "would_build", "already_complete", "warning", "failed",
+            "succeeded")
 
 
 class Console:

@@ -9,7 +9,7 @@ and nowhere else; a test holds the README's table to :data:`MEANINGS`.
 from typing import Dict, Tuple, Type
 
 from etl_targets.errors import (ConfigError, ContractError, EtlError, MissingInputError,
-                                StorageError, UsageError)
+                                SchedulerUnavailable, StorageError, UsageError)
 
 OK = 0                 # success, including "already complete"
 INTERNAL_ERROR = 1     # a bug: unexpected exception (traceback in the log)
@@ -18,7 +18,8 @@ CONFIG_ERROR = 3       # luigi.cfg / environment contradictory or incomplete
 MISSING_INPUT = 4      # an expected landing file is absent
 TASK_FAILED = 5        # a task failed: bad input data or a storage error
 NOT_RUN = 6            # scheduling failed or tasks were not run (scheduler, lock)
-STALE = 7              # `freshness`: last success older than --max-age
+STALE = 7              # `freshness`: the newest complete date is too old, or the last run failed
+ANOMALY = 9            # --fail-on-anomaly: a landed row count is out of line with its history
 OUT_OF_DATE = 8        # `status`: some date in the range is not done
 
 #: status -> what it means, word for word the README's "Exit status" table
@@ -31,7 +32,9 @@ MEANINGS: Dict[int, str] = {
     TASK_FAILED: "a task failed: bad input data (e.g. a missing column) or a storage error",
     NOT_RUN: "not run: scheduling failed, or (bin/etl-run) another run of the pipeline "
              "holds the lock",
-    STALE: "`freshness`: the last success is older than `--max-age`",
+    STALE: "`freshness`: the newest complete date is older than expected, or the last run failed",
+    ANOMALY: "`--fail-on-anomaly`: a date's landed row count is out of line with its history "
+             "(the data was published)",
     OUT_OF_DATE: "`status`: some date in the range is not done (no landing file, missing, "
                  "out of date or failed)",
 }
@@ -43,6 +46,7 @@ BY_ERROR: Tuple[Tuple[Type[BaseException], int], ...] = (
     (MissingInputError, MISSING_INPUT),
     (ContractError, TASK_FAILED),
     (StorageError, TASK_FAILED),
+    (SchedulerUnavailable, NOT_RUN),
     (EtlError, TASK_FAILED),
 )
 

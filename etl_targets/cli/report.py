@@ -8,6 +8,7 @@ A dry run says what it *would* land and build.
 """
 
 import datetime as dt
+import json
 import logging
 import posixpath
 from typing import Dict, List
@@ -16,7 +17,9 @@ import luigi
 
 from etl_targets.cli import exitcodes
 from etl_targets.dates import describe_dates
-from etl_targets.lake import context
+from etl_targets.graph.tasks import TASKS
+from etl_targets.lake import context, layout, storage
+from etl_targets.runs import anomalies
 from etl_targets.runs.counts import StageCount, published_counts, totals
 
 log = logging.getLogger("etl_targets")
@@ -36,6 +39,7 @@ def report(outcome, console, record, tasks, dates: List[dt.date]) -> int:
                         for c in counts if c.step == "bronze"]
     record["tasks_run"] = len(outcome.ran)
     record["dates_built"] = sorted({c.date for c in counts})
+    found = flag_anomalies(console, record, tasks, record["dry_run"])
     failed = _failure(outcome, dates)
     if failed is not None:
         step, message, code = failed
@@ -51,6 +55,10 @@ def report(outcome, console, record, tasks, dates: List[dt.date]) -> int:
     if not outcome.ran:
         console.event("build", "already_complete", f"   already complete: nothing to build for "
                       f"{len(dates)} date(s)", already_complete=True)
+    if found and record.get("fail_on_anomaly"):
+        return fail(record, console, "anomaly", f"volume anomaly: {found[0][1].describe()}"
+                    + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""),
+                    exitcodes.ANOMALY)
     return exitcodes.OK
 
 
@@ -163,7 +171,8 @@ def _stage_line(console, step: str, group: List[StageCount], dry_run: bool) -> N
 
 
 def fail(record, console, step, message, code) -> int:
-    """Marks the record failed and prints the one-line error."""
+    """Marks the record failed and prints the one-line error (never a secret, whoever wrote it)."""
+    message = storage.redact(" ".join(str(message).split()))
     record.update(status="failure", failed_step=step, error=message)
     log.error("%s failed: %s", step, message)
     console.event(step, "failed", f"error: {message}", error=message)
@@ -181,3 +190,85 @@ def end(console, record, code) -> None:
     console.event("end", "succeeded" if code == exitcodes.OK else "failed", text,
                   duration_ms=record["duration_ms"], exit_code=code, counts=counts,
                   error=record.get("error"))
+
+
+def flag_anomalies(console, record, tasks, dry_run: bool) -> list:
+    """Warns about dates whose landed row count is out of line with bronze's history.
+
+    Counts of this run come from the record; earlier dates' from their bronze
+    manifests (one listing, then one small read per date). Each anomaly is a
+    warning line, an entry in the record (and so in the date's manifest) and,
+    outside dry runs, a marker ``_ops/anomalies/<dataset>/date=D.json`` that
+    ``status`` shows.
+
+    Returns:
+        The anomalies found.
+    """
+    found = []
+    by_dataset = {}
+    for stage in record.get("stages", []):
+        if stage["step"] == "bronze" and stage.get("rows") is not None:
+            by_dataset.setdefault(stage["dataset"], {})[dt.date.fromisoformat(stage["date"])] = \
+                stage["rows"]
+    for folder, counts in by_dataset.items():
+        probe = next(t for t in tasks if folder in _datasets_of(t))
+        judged = anomalies.judge_all(counts, _manifest_rows(probe, folder))
+        for anomaly in judged:
+            found.append((folder, anomaly))
+            console.event("anomaly", "warning", f"   warning: volume anomaly in {folder} "
+                          f"{anomaly.describe()}", anomaly=anomaly.as_dict(), dataset_name=folder)
+        if not dry_run:
+            _mark(probe, folder, judged, counts)
+    record["anomalies"] = [dict(a.as_dict(), dataset=f) for f, a in found]
+    return found
+
+
+def _datasets_of(task) -> set:
+    """The datasets a requested task reads (itself and what it requires, recursively)."""
+    seen, stack, found = set(), [task], set()
+    while stack:
+        current = stack.pop()
+        if current.task_id in seen:
+            continue
+        seen.add(current.task_id)
+        found.add(current.dataset.folder)
+        stack.extend(luigi.task.flatten(current.requires()))
+    return found
+
+
+def _bronze_class(folder: str):
+    from etl_targets.datasets import DATASETS
+
+    return TASKS[f"Bronze{DATASETS[folder].code}"]
+
+
+def _manifest_rows(probe, folder: str):
+    """date -> rows of its bronze manifest, answered from one listing of bronze."""
+    build = context.BuildContext()
+    bronze = _bronze_class(folder)
+
+    def rows(day: dt.date):
+        with context.use(build):
+            manifest = bronze(date=day, lake_root=probe.lake_root,
+                              landing_root=probe.landing_root).output()["manifest"]
+            if not manifest.exists():
+                return None
+            return json.loads(manifest.read_bytes()).get("rows")
+    return rows
+
+
+def _mark(probe, folder: str, judged, counts) -> None:
+    """Writes the markers of ``judged``; removes old ones of dates landed again and now ordinary."""
+    from etl_targets.datasets import DATASETS
+
+    dataset = DATASETS[folder]
+    build = context.BuildContext()
+    lake = build.area(probe.lake_root)
+    for anomaly in judged:
+        marker = lake.join(layout.anomaly_marker(dataset, anomaly.date))
+        storage.write_bytes(lake.fs, marker, json.dumps(anomaly.as_dict(), indent=2).encode() + b"\n")
+    listing = build.listing(lake, lake.join(layout.anomalies_folder(dataset)))
+    for day in set(counts) - {a.date for a in judged}:
+        marker = lake.join(layout.anomaly_marker(dataset, day))
+        if lake.key(marker) in listing:
+            storage.remove(lake.fs, marker)

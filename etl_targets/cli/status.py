@@ -39,7 +39,7 @@ from etl_targets.config import load_settings
 from etl_targets.dates import days_between
 from etl_targets.graph import state
 from etl_targets.graph.state import StageState
-from etl_targets.lake import storage
+from etl_targets.lake import context, layout, storage
 
 #: state -> calendar symbol; both kinds of "out of date" share one
 SYMBOLS = {state.DONE: "●", state.MISSING: "○", state.NO_LANDING: "·",
@@ -93,9 +93,12 @@ def run_status(args, datasets) -> int:
     settings = load_settings(args.env)
     dates = [args.why] if args.why else _dates(args)
     states = state.evaluate(dataset, dates, settings.lake_root, settings.landing_root)
+    flagged = recorded_anomalies(dataset, dates, settings.lake_root)
     out = sys.stdout
     if args.json:
-        json.dump(_document(dataset.folder, dates, states), out, indent=2, default=str)
+        document = _document(dataset.folder, dates, states)
+        document["anomalies"] = flagged
+        json.dump(document, out, indent=2, default=str)
         out.write("\n")
     elif args.why:
         _why(out, dataset.folder, args.why, states, _Style(out))
@@ -105,7 +108,23 @@ def run_status(args, datasets) -> int:
               file=out)
         _calendar(out, dates, states, style)
         _not_done(out, states, style)
+    if flagged and not args.json:
+        print("\nvolume anomalies (warnings; the data is published):", file=out)
+        for found in flagged:
+            print(f"  {found['date']}  anomaly: {found['rows']} rows landed, median "
+                  f"{found.get('median')} ({found.get('baseline')})", file=out)
     return exitcodes.OK if all(s.done for s in states) else exitcodes.OUT_OF_DATE
+
+
+def recorded_anomalies(dataset, dates: Sequence[dt.date], lake_root: str) -> List[dict]:
+    """The volume anomalies runs recorded for ``dates``: one listing, then the few markers."""
+    build = context.BuildContext()
+    lake = build.area(lake_root)
+    wanted = {lake.key(lake.join(layout.anomaly_marker(dataset, day))):
+              lake.join(layout.anomaly_marker(dataset, day)) for day in dates}
+    listing = build.listing(lake, lake.join(layout.anomalies_folder(dataset)))
+    return [json.loads(storage.read_bytes(lake.fs, path))
+            for key, path in sorted(wanted.items()) if key in listing]
 
 
 def _document(name: str, dates: Sequence[dt.date], states: Sequence[StageState]) -> dict:

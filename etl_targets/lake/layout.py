@@ -63,3 +63,13 @@ def failures_folder(dataset: Dataset) -> str:
 def failure_marker(dataset: Dataset, day: dt.date, task_family: str) -> str:
     """``_ops/failures/so/date=D/SilverSO.json``: the last failure of one task."""
     return join(failures_folder(dataset), partition(day), f"{task_family}.json")
+
+
+def anomalies_folder(dataset: Dataset) -> str:
+    """``_ops/anomalies/so``: one listing tells which dates' volume was out of line."""
+    return ops_folder("anomalies", dataset.folder)
+
+
+def anomaly_marker(dataset: Dataset, day: dt.date) -> str:
+    """``_ops/anomalies/so/date=D.json``: the volume anomaly of one landed date."""
+    return join(anomalies_folder(dataset), f"{partition(day)}.json")

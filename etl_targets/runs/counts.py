@@ -29,6 +29,7 @@ class StageCount:
         sha256: of the landing file (bronze only).
         source: the landing file read (bronze only).
         duration_ms: how long the task ran, when it ran in this process.
+        dataset: the dataset's folder name.
     """
 
     step: str
@@ -40,6 +41,7 @@ class StageCount:
     sha256: Optional[str] = None
     source: Optional[str] = None
     duration_ms: Optional[int] = None
+    dataset: Optional[str] = None
 
 
 def published_counts(tasks: Iterable, durations: Optional[Dict[str, float]] = None
@@ -51,6 +53,7 @@ def published_counts(tasks: Iterable, durations: Optional[Dict[str, float]] = No
                        key=lambda t: (_stage(t), getattr(t, "table", None) and t.table.name or "",
                                       t.date)):
         count = _count(task)
+        count.dataset = task.dataset.folder
         if task.task_id in durations:
             count.duration_ms = int(durations[task.task_id] * 1000)
         counts.append(count)

@@ -96,6 +96,9 @@ def date_manifest(record: dict, day: dt.date, previous: Optional[dict]) -> dict:
         manifest = dict(record, dates=[iso], date=iso, stages=own,
                         counts={stage["step"]: stage["rows"] for stage in own},
                         earlier_dates=[d for d in record.get("dates_built", []) if d < iso])
+        anomaly = [a for a in record.get("anomalies", []) if a["date"] == iso]
+        if anomaly:
+            manifest["anomaly"] = anomaly[0]
         rejected = [stage["rejects"] for stage in own if stage.get("rejects") is not None]
         if rejected:
             manifest["counts"]["rejected"] = sum(rejected)
