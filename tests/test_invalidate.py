@@ -287,8 +287,17 @@ def test_outputs_come_dependents_first_and_completion_signal_first(built):
 def test_downstream_of_silver_is_its_daily_gold_and_the_month_to_date_of_the_rest_of_the_month(
         tmp_path):
     start = TASKS["SilverSO"](date=JAN_10, **roots(tmp_path / "lake", tmp_path / "landing"))
+    found = {name for name in names(downstream.downstream([start]))
+             if name.startswith("GoldSO")}
     expected = {"GoldSO(2026-01-10)"} | {f"GoldSOMTD({day.isoformat()})" for day in JAN[9:]}
-    assert names(downstream.downstream([start])) == expected
+    assert found == expected
+
+
+def test_downstream_of_so_silver_includes_the_cross_dataset_days_of_cover_that_read_it(tmp_path):
+    start = TASKS["SilverSO"](date=JAN_10, **roots(tmp_path / "lake", tmp_path / "landing"))
+    cover = {name for name in names(downstream.downstream([start]))
+             if name.startswith("GoldInvCover")}
+    assert cover == {f"GoldInvCover({day.isoformat()})" for day in JAN[9:16]}
 
 
 class TrailingSO3(DatedTask):
