@@ -17,7 +17,7 @@ import decimal
 import functools
 import logging
 import os
-from typing import BinaryIO, Dict, List, Sequence, Tuple
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import pyarrow as pa
@@ -80,13 +80,16 @@ def match_header(dataset: Dataset, names: Sequence[str], source: str) -> Tuple[D
     return positions, extras
 
 
-def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult:
+def read_silver(dataset: Dataset, handle: BinaryIO, source: str,
+                progress: Optional[Callable[[int], None]] = None) -> SilverResult:
     """Parses, validates, rejects and deduplicates one landing file.
 
     Args:
         dataset: the declaration.
         handle: binary stream of the landing file (local or S3).
         source: the file name, recorded in rejects and error messages.
+        progress: called with the number of records parsed so far after each
+            block (a big day reports as it streams).
 
     Raises:
         ContractError: a file-level problem (rule 4).
@@ -109,6 +112,8 @@ def read_silver(dataset: Dataset, handle: BinaryIO, source: str) -> SilverResult
             raw = [batch.column(f"f{i}") for i in order]
             pending.append(pool.submit(clean_batch, dataset, raw, landed + 1, source))
             landed += batch.num_rows
+            if progress is not None:
+                progress(landed)
             while len(pending) > workers:
                 _collect(pending.popleft(), valid, rejected)
         while pending:

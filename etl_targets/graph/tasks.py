@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import logging
+import time
 from typing import Dict, List, NamedTuple, Optional, Type
 
 import luigi
@@ -120,6 +121,17 @@ class DatedTask(luigi.Task):
         self.set_status_message(message)
         self.set_progress_percentage(percent)
         log.info("%s: %s", self.task_id, message)
+
+    def progress(self, message: str, percent: int) -> None:
+        """:meth:`report`, at most once per :data:`PROGRESS_SECONDS` (each one is a call to luigid)."""
+        now = time.monotonic()
+        if now - self.__dict__.get("_reported_at", float("-inf")) >= PROGRESS_SECONDS:
+            self._reported_at = now
+            self.report(message, percent)
+
+
+#: how often a running task tells the scheduler how far it got
+PROGRESS_SECONDS = 1.0
 
 
 ROOTS = ("lake_root", "landing_root")
@@ -220,10 +232,24 @@ class BronzeTask(DatedTask):
             copy.write_bytes(data)
             return hashlib.sha256(data).hexdigest(), len(data), count_records(io.BytesIO(data), name)
         with source.open_binary() as reader, copy.writer() as sink:
-            sha256, copied = storage.copy_stream(reader, sink)
+            sha256, copied = storage.copy_stream(_Reporting(reader, self, size), sink)
         self.report(f"copied {copied} bytes; counting records", 50)
         with copy.open_binary() as landed:
             return sha256, copied, count_records(landed, name)
+
+
+class _Reporting:
+    """A reader that tells the task how many bytes went through (bronze's progress)."""
+
+    def __init__(self, reader, task: "DatedTask", size: Optional[int]):
+        self._reader, self._task, self._size, self._read = reader, task, size, 0
+
+    def read(self, count: int = -1) -> bytes:
+        block = self._reader.read(count)
+        self._read += len(block)
+        share = min(99, int(100 * self._read / self._size)) if self._size else 0
+        self._task.progress(f"{self._read} bytes copied ({share}%)", share)
+        return block
 
 
 #: landing files up to this size are read whole (one request) rather than streamed
@@ -268,8 +294,13 @@ class SilverTask(DatedTask):
 
     def run(self) -> None:
         name = self.dataset.landing_name(self.date)
-        with self.input()["file"].open_binary() as handle:
-            result = read_silver(self.dataset, handle, name)
+        landed = self.input()["file"]
+        size = fileinfo.size(context.current().info(landed.area, landed.path, landed.listing_prefix))
+        with landed.open_binary() as handle:
+            def parsed(rows: int) -> None:
+                share = min(99, int(100 * handle.tell() / size)) if size else 0
+                self.progress(f"{rows} rows parsed ({share}%)", share)
+            result = read_silver(self.dataset, handle, name, progress=parsed)
         outputs = self.output()
         outputs["rejects"].write(result.rejects)
         self._check_reject_ratio(name, result.rejects.num_rows, result.landed_rows,
@@ -323,7 +354,7 @@ class GoldTask(DatedTask):
             for day, inputs in zip(source.input.window.dates(self.date), found[source.input.name]):
                 days.append((day, inputs["silver"].read(columns)))
                 done += 1
-                self.set_progress_percentage(int(90 * done / total))
+                self.progress(f"read {done} of {total} days of silver", int(90 * done / total))
             one_day = isinstance(source.input.window, Day)
             tables[source.input.name] = (days[0][1] if one_day
                                          else combine(source.dataset, days, columns))
