@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "etl_targets.cli.history",
     "etl_targets.cli.status",
     "etl_targets.cli.invalidate",
+    "etl_targets.cli.init",
 )
 
 

@@ -14,7 +14,7 @@ from typing import List
 from etl_targets.graph import runner
 from etl_targets.lake import storage
 from etl_targets.runs import records as ops
-from etl_targets.cli import exitcodes
+from etl_targets.cli import alerts, exitcodes
 from etl_targets.cli.arguments import add_dates, add_env, check_dates, positive_int
 from etl_targets.cli.console import Console, Progress
 from etl_targets.cli.report import end, fail, report
@@ -46,6 +46,9 @@ def add_commands(commands, datasets) -> None:
         sub.add_argument("--scheduler-host", help="central luigid host (default: in-process)")
         sub.add_argument("--scheduler-port", type=positive_int, help="central luigid port")
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
+        sub.add_argument("--alert-cmd", help="shell command run when the run fails, with "
+                                              "ETL_PIPELINE, ETL_EXIT_CODE, ETL_DATES and "
+                                              "ETL_FAILURE_LINE set (default: $ETL_ALERT_CMD)")
 
 
 def _check(parser, args) -> None:
@@ -102,6 +105,7 @@ def run_pipeline(args, datasets) -> int:
             code = _publish(settings, record, dates, console, code)
         log.info("run %s finished: status=%s exit=%s", run_id, record["status"], code)
         end(console, record, code)
+        alerts.after_run(args, settings.log_dir, dates, code, record.get("error"))
     return code
 
 

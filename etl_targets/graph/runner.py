@@ -11,6 +11,8 @@ with any number of worker processes and with ``luigid``.
 import dataclasses
 import json
 import time
+import urllib.error
+import urllib.parse
 from typing import Callable, Dict, List, Optional, Sequence
 
 import luigi
@@ -22,11 +24,17 @@ import pyarrow
 import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
+from etl_targets.errors import SchedulerUnavailable
 from etl_targets.lake import context as contexts
 from etl_targets.lake.context import BuildContext
 
 #: (task_id, status) -> None, called in the process that runs luigi.build
 TaskListener = Callable[[str, str], None]
+
+#: Seconds a central scheduler has to answer before a build is refused, and
+#: the most one attempt waits (a scheduler that is restarting gets retried).
+SCHEDULER_DEADLINE = 10.0
+SCHEDULER_ATTEMPT_TIMEOUT = 5.0
 
 
 class _ContextWorker(luigi.worker.Worker):
@@ -134,6 +142,7 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         build_context: a prepared context (tests); a fresh one by default.
 
     Raises:
+        SchedulerUnavailable: the central scheduler does not answer.
         StorageError: a stage's listing failed (never read as "absent").
     """
     build_context = build_context or BuildContext(dry_run=dry_run)
@@ -146,6 +155,8 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
         options["scheduler_host"] = scheduler_host
         if scheduler_port:
             options["scheduler_port"] = scheduler_port
+    if central:
+        check_scheduler(luigi.interface.core(**options))
     factory = _Factory(build_context, listener, keep_alive=central)
     with contexts.use(build_context):
         # A listing failure raises StorageError here, never reads as "absent".
@@ -161,6 +172,60 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
     if central and result.status == luigi.LuigiStatusCode.NOT_RUN and not outcome.failures:
         outcome.done_elsewhere = _wait_for_other_workers(factory.scheduler, tasks)
     return outcome
+
+
+def check_scheduler(core, deadline: float = SCHEDULER_DEADLINE,
+                    attempt_timeout: float = SCHEDULER_ATTEMPT_TIMEOUT) -> None:
+    """Refuses the build unless the central scheduler answers within ``deadline`` seconds.
+
+    luigi's ``RemoteScheduler`` retries a dead scheduler (``[core]
+    rpc-retry-attempts`` 3, ``rpc-retry-wait`` 30 s) and then fails with an
+    unhandled exception: a minute, then "internal error". One read-only
+    call of its API (``task_list``, as the web view makes) says the same in
+    seconds; the build itself keeps luigi's retries for a scheduler that
+    blips later.
+
+    Args:
+        core: luigi's ``[core]`` settings for the build (``luigi.interface.core``),
+            whose ``scheduler_url`` or host and port luigi will use.
+        deadline: seconds until the build is refused.
+        attempt_timeout: the most one request waits for an answer.
+
+    Raises:
+        SchedulerUnavailable: naming host:port and why.
+    """
+    url = core.scheduler_url or f"http://{core.scheduler_host}:{core.scheduler_port:d}/"
+    where = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]  # never a password
+    query = {"data": json.dumps({"status": "RUNNING", "upstream_status": ""})}
+    fetcher = luigi.rpc.URLLibFetcher()  # no retries of its own, and basic auth in the URL
+    started = time.monotonic()
+    while True:
+        left = deadline - (time.monotonic() - started)
+        try:
+            answer = json.loads(fetcher.fetch(url.rstrip("/") + "/api/task_list", query,
+                                              max(0.1, min(attempt_timeout, left))))
+            if "response" in answer:
+                return
+            raise ValueError("no response field")
+        except urllib.error.HTTPError as exc:
+            raise SchedulerUnavailable(f"central scheduler {where} answered HTTP {exc.code}: "
+                                       f"not a luigi scheduler (luigid)") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SchedulerUnavailable(f"central scheduler {where} answered, but not as a "
+                                       f"luigi scheduler (luigid)") from exc
+        except OSError as exc:
+            if time.monotonic() - started + 1.0 >= deadline:
+                raise SchedulerUnavailable(
+                    f"central scheduler {where} does not answer ({_reason(exc)}; tried for "
+                    f"{deadline:.0f}s): is luigid running there?") from exc
+            time.sleep(1.0)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", exc)  # URLError wraps the socket error
+    if isinstance(reason, TimeoutError):
+        return "no answer"
+    return getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
 
 
 def _wait_for_other_workers(scheduler, tasks, poll_seconds: float = 1.0) -> bool:
