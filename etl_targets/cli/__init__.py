@@ -37,7 +37,13 @@ def build_parser(datasets) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs one command; returns its exit status."""
     from etl_targets.datasets import DATASETS
+    from etl_targets.graph.tasks import load_datasets
 
+    try:
+        load_datasets()  # first: datasets declared outside the package get subcommands too
+    except EtlError as exc:  # a clash or a module that does not import: one line, exit 3
+        print(f"error: {exc}", file=sys.stderr)
+        return exitcodes.for_error(exc)
     parser = build_parser(DATASETS)
     try:
         args = parser.parse_args(argv)

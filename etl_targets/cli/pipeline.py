@@ -17,6 +17,7 @@ from etl_targets.runs import records as ops
 from etl_targets.cli import alerts, exitcodes
 from etl_targets.cli.arguments import add_dates, add_env, check_dates, positive_int
 from etl_targets.cli.console import Console, Progress
+from etl_targets.cli import refresh
 from etl_targets.cli.report import end, fail, report
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import business_timezone, load_settings
@@ -24,7 +25,7 @@ from etl_targets.dates import business_today, days_between, parse_date
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
 from etl_targets.lake import context
 from etl_targets.datasets import Pipeline, pipelines
-from etl_targets.graph.tasks import gold_tasks, load_datasets
+from etl_targets.graph.tasks import gold_tasks
 
 log = logging.getLogger("etl_targets")
 
@@ -32,7 +33,6 @@ log = logging.getLogger("etl_targets")
 def add_commands(commands, datasets) -> None:
     """One subcommand per dataset (``etl-targets so --date D``), per pipeline of gold tables
     declared with their own (``cover``), and ``all`` (every gold table, one build)."""
-    load_datasets()  # first: datasets declared outside the package get subcommands too
     for name, help_text, dataset in pipelines(datasets):
         sub = commands.add_parser(name, help=help_text)
         sub.set_defaults(dataset=dataset, run=run_pipeline, check=_check)
@@ -41,6 +41,12 @@ def add_commands(commands, datasets) -> None:
                                           "of the one --date")
         sub.add_argument("--dry-run", action="store_true",
                          help="parse, validate and transform in memory; write nothing")
+        sub.add_argument("--fail-on-anomaly", action="store_true",
+                         help="exit 9 when a date's landed row count is out of line with its "
+                              "history (it is a warning otherwise)")
+        sub.add_argument("--refresh", action="store_true",
+                         help="first rebuild what `status` reports out of date in the range "
+                              "(a corrected landing file, an input newer than its output)")
         add_env(sub)
         sub.add_argument("--workers", type=positive_int, default=1, help="worker processes")
         sub.add_argument("--scheduler-host", help="central luigid host (default: in-process)")
@@ -77,6 +83,7 @@ def run_pipeline(args, datasets) -> int:
     record = {
         "pipeline": dataset.folder, "run_id": run_id, "env": settings.env or "default",
         "dates": [d.isoformat() for d in dates], "dry_run": args.dry_run,
+        "fail_on_anomaly": args.fail_on_anomaly,
         "started_at": started.isoformat(timespec="seconds"),
         "landing_root": storage.redact(settings.landing_root),
         "lake_root": storage.redact(settings.lake_root),
@@ -134,14 +141,45 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     if not storage.exists(landing.fs, landing.path):
         raise ConfigError(f"landing_root {storage.redact(settings.landing_root)} does not exist")
     source = _input_file(args.input, dataset, landing) if args.input else ""
-    record["input"] = storage.redact(source) if source else None
+    _refresh(args, dataset, dates, roots, source, console, record)
     tasks = [cls(date=day, source=source, **roots)
              for day in dates for cls in gold_tasks(dataset)]
     progress = _progress_listener(tasks, len(dates))
     outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
                            listener=progress)
-    return report(outcome, console, record, tasks, dates)
+    code = report(outcome, console, record, tasks, dates)
+    if source:
+        _record_input(record, source, dates[0])
+    return code
+
+
+def _record_input(record, source: str, day) -> None:
+    """``input`` names the ``--input`` file only if this run landed it; never a claim."""
+    record["input_given"] = storage.redact(source)
+    used = any(stage["step"] == "bronze" and stage["date"] == day.isoformat()
+               for stage in record.get("stages", []))
+    record["input"] = storage.redact(source) if used else None
+    if not used:
+        record["input_not_used"] = "the date's bronze already holds these bytes"
+
+
+def _refresh(args, dataset, dates, roots, source, console, record) -> None:
+    """Moves out-of-date outputs of the asked dates aside, so the build makes them again."""
+    wanted = refresh.out_of_date(dataset, dates, roots) if args.refresh else []
+    if source:
+        changed = refresh.changed_input(dataset, dates[0], source, roots)
+        wanted = [r for r in wanted if r.date != dates[0]] + ([changed] if changed else [])
+    record["refreshed"] = [item.as_dict() for item in wanted]
+    if not wanted:
+        return
+    moved = refresh.invalidate(dataset, wanted, roots, record["run_id"], args.dry_run)
+    record["refreshed_outputs"] = moved
+    verb = "would refresh" if args.dry_run else "refreshing"
+    for item in wanted:
+        console.event("refresh", "would_build" if args.dry_run else "started",
+                      f"   {verb} {item.date} from {item.stage}: {item.reason}",
+                      refreshed_date=item.date.isoformat(), stage=item.stage, reason=item.reason)
 
 
 def _input_file(given: str, dataset, landing) -> str:
