@@ -4,20 +4,26 @@ A fresh process per measurement means no warm caches, no luigi instance
 cache and an honest peak RSS (``ru_maxrss`` of this process only). The
 clock starts after the imports and stops when the build returns.
 
-Usage: python bench/child.py '{"engine": "etl"|"stock", "lake": URL,
-    "landing": URL, "start": "YYYY-MM-DD", "end": "YYYY-MM-DD",
-    "tables": ["daily", "mtd"] | ["bronze"]}'
+Usage: python bench/child.py SPEC, SPEC one of
+    '{"engine": "cli", "argv": ["so", "--start", ...], "ok": [0]}'
+        ``etl_targets.cli.main(argv)``, what ``etl-targets ...`` runs (roots
+        from ETL_LAKE_ROOT / ETL_LANDING_ROOT); its console output goes to stderr;
+    '{"engine": "etl"|"stock", "lake": URL, "landing": URL, "start": "YYYY-MM-DD",
+      "end": "YYYY-MM-DD", "tables": ["daily", "mtd"] | ["bronze"]}'
+        ``runner.build`` of etl_targets' tasks, or ``luigi.build`` of bench/stock_graph.py.
 Prints one JSON line: {"wall", "maxrss_mb", "ran", "failed"}. With
-BENCH_PROFILE=FILE in the environment the build runs under cProfile.
+BENCH_PROFILE=FILE in the environment the work runs under cProfile.
 """
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
-import resource
 import sys
 import time
+
+from script_common import peak_rss_mb
 
 
 def quiet_luigi() -> None:
@@ -35,9 +41,10 @@ def dates(spec):
 
 
 def etl_tasks(spec):
-    from etl_targets.graph.tasks import BronzeSO, GoldSO, GoldSOMTD
+    import etl_targets
 
-    classes = {"daily": GoldSO, "mtd": GoldSOMTD, "bronze": BronzeSO}
+    classes = {"daily": etl_targets.GoldSO, "mtd": etl_targets.GoldSOMTD,
+               "bronze": etl_targets.BronzeSO}
     roots = dict(lake_root=spec["lake"], landing_root=spec["landing"])
     return [classes[name](date=day, **roots) for name in spec["tables"] for day in dates(spec)]
 
@@ -50,6 +57,17 @@ def run_etl(spec):
     outcome = build(tasks, workers=1)
     wall = time.perf_counter() - start
     return wall, len(outcome.ran), len(outcome.failures) + len(outcome.missing)
+
+
+def run_cli(spec):
+    from etl_targets.cli import main as cli_main
+
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries our one JSON line
+        code = cli_main(spec["argv"])
+    wall = time.perf_counter() - start
+    spec["exit"] = code
+    return wall, None, 0 if code in spec.get("ok", [0]) else 1
 
 
 def run_stock(spec):
@@ -74,7 +92,7 @@ def run_stock(spec):
 def main(argv) -> int:
     spec = json.loads(argv[0])
     quiet_luigi()
-    runner = run_etl if spec["engine"] == "etl" else run_stock
+    runner = {"etl": run_etl, "cli": run_cli, "stock": run_stock}[spec["engine"]]
     profile_path = os.environ.get("BENCH_PROFILE")
     if profile_path:
         import cProfile
@@ -85,8 +103,8 @@ def main(argv) -> int:
     if profile_path:
         profiler.disable()
         profiler.dump_stats(profile_path)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall": wall, "maxrss_mb": peak, "ran": ran, "failed": failed}))
+    print(json.dumps({"wall": wall, "maxrss_mb": peak_rss_mb(), "ran": ran, "failed": failed,
+                      "exit": spec.get("exit")}))
     return 0 if failed == 0 else 1
 
 

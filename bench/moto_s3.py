@@ -59,7 +59,9 @@ class MotoServer:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self._process = subprocess.Popen(
+        from measure import spawn  # its own process group, stopped with the bench
+
+        self._process = spawn(
             [sys.executable, "-u", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log, stderr=self._log, env=env)
         deadline = time.monotonic() + 30
@@ -74,13 +76,10 @@ class MotoServer:
         raise RuntimeError(f"moto server did not listen on port {self.port}")
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        from measure import stop
+
+        if self._process is not None:
+            stop(self._process)
         self._process = None
         if self._log is not None:
             self._log.close()
@@ -133,3 +132,78 @@ def pattern(request: str, bucket: str = "", prefix: str = "") -> str:
 def breakdown(requests: List[str], bucket: str = "", prefix: str = "") -> Counter:
     """Request counts per generalised pattern, most frequent first."""
     return collections.Counter(pattern(r, bucket, prefix) for r in requests)
+
+
+class S3Bench:
+    """moto, the 20 ms proxy in front of it, a boto3 client and the landing on S3.
+
+    Backends: ``s3`` talks to moto directly, ``s3+20ms`` through the proxy;
+    both count their requests in moto's log. A context manager: the proxy
+    and the server are stopped on exit, whatever happens.
+    """
+
+    LANDING_BUCKET, LAKE_BUCKET = "bench-landing", "bench-lake"
+
+    def __init__(self, log_path: str, delay_ms: float = 20):
+        self.moto = MotoServer(log_path)
+        self.delay_ms = delay_ms
+        self.proxy = None
+        self.client = None
+        self.landings = {}
+
+    def __enter__(self) -> "S3Bench":
+        from latency_proxy import LatencyProxy
+
+        try:
+            self.moto.start()
+            os.environ.update(self.moto.environ())  # before anything imports boto3 or s3fs
+            self.proxy = LatencyProxy(self.moto.endpoint, self.delay_ms).__enter__()
+            import boto3
+
+            self.client = boto3.client("s3", endpoint_url=self.moto.endpoint)
+            for bucket in (self.LANDING_BUCKET, self.LAKE_BUCKET):
+                self.client.create_bucket(Bucket=bucket)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+        self.moto.stop()
+
+    def env(self, backend: str) -> dict:
+        """The child's AWS variables for ``s3`` or ``s3+20ms``."""
+        endpoint = self.proxy.endpoint if backend.startswith("s3+") else self.moto.endpoint
+        return dict(self.moto.environ(), AWS_ENDPOINT_URL=endpoint)
+
+    def landing(self, local_root: str, folders=("so",)) -> str:
+        """Copies a local landing folder to S3 once (not counted); returns its URL."""
+        if local_root not in self.landings:
+            name = f"l{len(self.landings)}"
+            for folder in folders:
+                for file_name in sorted(os.listdir(os.path.join(local_root, folder))):
+                    self.client.upload_file(os.path.join(local_root, folder, file_name),
+                                            self.LANDING_BUCKET, f"{name}/{folder}/{file_name}")
+            self.landings[local_root] = f"s3://{self.LANDING_BUCKET}/{name}"
+        return self.landings[local_root]
+
+    def lake(self, name: str) -> str:
+        return f"s3://{self.LAKE_BUCKET}/{name}"
+
+    def drop_lake(self, name: str) -> None:
+        """moto lists a prefix by scanning every key of the bucket: lakes left behind
+        would make each later run's listings slower than the last."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.LAKE_BUCKET, Prefix=f"{name}/"):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.LAKE_BUCKET, Delete={"Objects": keys})
+
+    def counted(self, run):
+        """Calls ``run()``; returns (its result, the S3 requests made meanwhile)."""
+        mark = self.moto.mark()
+        result = run()
+        self.moto.mark()  # waits for the last requests to be logged
+        return result, self.moto.requests_since(mark)

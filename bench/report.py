@@ -1,13 +1,18 @@
-"""The results table (medians), the acceptance checks and the request breakdowns."""
+"""One table per scenario (medians), ratios against a named baseline, issue 12's targets."""
 
+import collections
 import os
 import platform
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from measure import Record, median
+from moto_s3 import breakdown
 
-VARIANT = {"etl": "etl_targets", "stock": "stock luigi", "floor": "pyarrow floor"}
-PHASE = {"cold": "cold build", "noop": "no-op rerun"}
+VARIANT = {"etl": "etl_targets", "stock": "stock luigi", "pyarrow": "pyarrow script",
+           "duckdb": "DuckDB script"}
+RUN = {"cold": "cold", "noop": "no-op", "status": "status", "silver+gold": "silver+gold"}
+REQUESTS_PER_YEAR, REQUESTS_SLACK = 2600, 0.05
+NOOP_REQUESTS = 5
 
 
 def machine() -> str:
@@ -17,11 +22,11 @@ def machine() -> str:
             if line.startswith("MemTotal:"):
                 total_kb = int(line.split()[1])
     versions = []
-    for module in ("luigi", "pyarrow", "pandas", "s3fs", "boto3", "moto"):
+    for module in ("luigi", "pyarrow", "pandas", "s3fs", "boto3", "moto", "duckdb"):
         try:
             versions.append(f"{module} {__import__(module).__version__}")
         except Exception:  # noqa: BLE001 - informational only
-            pass
+            versions.append(f"{module} not installed")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"machine: {os.cpu_count()} cores, {total_kb / 2**20:.1f} GiB RAM, "
             f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
@@ -29,125 +34,185 @@ def machine() -> str:
             f"versions: {', '.join(versions)}")
 
 
-def _medians(records: List[Record]) -> Dict[Tuple, Dict]:
-    groups: Dict[Tuple, List[Record]] = {}
-    for r in records:
-        groups.setdefault((r.scenario if r.scenario == "c" else "ab", r.phase, r.backend,
-                           r.engine), []).append(r)
-    return {key: {"wall": median([r.wall for r in rs]),
-                  "requests": median([r.requests for r in rs]),
-                  "rss": median([r.rss_mb for r in rs]),
-                  "ran": median([r.ran for r in rs]), "n": len(rs)}
-            for key, rs in groups.items()}
+class Stats:
+    """Medians of the records, by (scenario, group, run, variant)."""
+
+    def __init__(self, records: List[Record]):
+        groups: Dict[tuple, List[Record]] = collections.OrderedDict()
+        for r in records:
+            groups.setdefault(r.key(), []).append(r)
+        self.rows = {key: {"wall": median([r.wall for r in rs]),
+                           "requests": median([r.requests for r in rs]),
+                           "rss": median([r.rss_mb for r in rs]),
+                           "dates": rs[0].dates, "n": len(rs)}
+                     for key, rs in groups.items()}
+
+    def get(self, *key) -> Optional[Dict]:
+        return self.rows.get(key)
+
+    def keys(self, scenario: str) -> List[tuple]:
+        return [k for k in self.rows if k[0] == scenario]
 
 
 def _fmt(value: Optional[float], digits: int = 2) -> str:
     if value is None:
         return "-"
-    return f"{value:.{digits}f}" if digits else f"{value:.0f}"
+    return f"{value:,.{digits}f}" if digits else f"{value:,.0f}"
 
 
-def _times(a: Optional[float], b: Optional[float]) -> str:
+def _x(a: Optional[float], b: Optional[float]) -> str:
     if a is None or b is None or b == 0:
         return "-"
     return f"{a / b:.1f}x" if a / b >= 10 else f"{a / b:.2f}x"
 
 
-def table(records: List[Record], sizes, csv_mb: Optional[float]) -> str:
-    stats = _medians(records)
-    header = ["scenario", "variant", "median wall s", "S3 requests", "peak RSS MB",
-              "tasks run", "ratio"]
-    rows = []
-    phases = list(dict.fromkeys(r.phase for r in records if r.scenario != "c"))
-    for backend in ("local", "s3"):
-        for phase in phases:
-            label = f"{PHASE.get(phase, phase.replace('catchup-', 'catch-up '))}, {backend}"
-            etl, stock = (stats.get(("ab", phase, backend, e)) for e in ("etl", "stock"))
-            for engine, s in (("etl", etl), ("stock", stock)):
-                if s is None:
-                    continue
-                ratio = ""
-                if engine == "etl" and stock is not None:
-                    ratio = f"stock/etl: time {_times(stock['wall'], s['wall'])}"
-                    if backend == "s3":
-                        ratio += f", requests {_times(stock['requests'], s['requests'])}"
-                rows.append([f"(a/b) {label}", VARIANT[engine], _fmt(s["wall"]),
-                             _fmt(s["requests"], 0), _fmt(s["rss"], 0), _fmt(s["ran"], 0), ratio])
-    floor = stats.get(("c", "silver+gold", "local", "floor"))
-    for engine in ("etl", "floor", "stock"):
-        s = stats.get(("c", "silver+gold", "local", engine))
-        if s is None:
-            continue
-        ratio = ""
-        if floor is not None and engine != "floor":
-            ratio = (f"/floor: time {_times(s['wall'], floor['wall'])}, "
-                     f"RSS {_times(s['rss'], floor['rss'])}")
-        rows.append([f"(c) silver+gold {sizes.big_rows:,} rows", VARIANT[engine],
-                     _fmt(s["wall"]), "-", _fmt(s["rss"], 0), _fmt(s["ran"], 0), ratio])
+def _verdict(ok: Optional[bool]) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def markdown(header: Sequence[str], rows: List[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
-    note = (f"{sizes.days} days x {sizes.rows} rows ({sizes.start}..{sizes.end}), "
-            f"GoldSO + GoldSOMTD of every date, workers=1; medians of "
-            f"{max((s['n'] for s in stats.values()), default=0)} runs")
-    if csv_mb:
-        note += f"; the (c) landing file is {csv_mb:.0f} MB"
-    return note + "\n\n" + "\n".join(lines)
+    lines += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |"
+              for row in rows]
+    return "\n".join(lines)
 
 
-def acceptance(records: List[Record], sizes) -> str:
-    stats = _medians(records)
+def _per_date(s: Dict, field: str = "wall") -> Optional[float]:
+    value = s.get(field)
+    return None if value is None or not s["dates"] else value / s["dates"]
 
-    def get(phase, backend, engine, field):
-        s = stats.get(("c" if phase == "silver+gold" else "ab", phase, backend, engine))
-        return None if s is None else s[field]
 
-    checks = []
+def year_table(stats: Stats) -> str:
+    rows = []
+    for _, backend, run, variant in stats.keys("year"):
+        s = stats.get("year", backend, run, variant)
+        base = stats.get("year", backend, run, "etl")
+        ratio, target, verdict = "", "", ""
+        if variant != "etl" and base is not None:
+            ratio = f"time {_x(_per_date(s), _per_date(base))}"
+            if s["requests"] is not None and base["requests"]:
+                ratio += f", requests {_x(_per_date(s, 'requests'), _per_date(base, 'requests'))}"
+        if variant == "etl" and s["requests"] is not None:
+            per_year = s["requests"] * 365 / s["dates"]
+            if run == "cold":
+                target = f"requests per cold year {REQUESTS_PER_YEAR:,} ±{REQUESTS_SLACK:.0%}"
+                verdict = _verdict(abs(per_year / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK)
+                if s["dates"] != 365:
+                    target += f" (scaled: {per_year:,.0f})"
+            elif run == "noop":
+                target = f"no-op year <= {NOOP_REQUESTS} requests"
+                verdict = _verdict(s["requests"] <= NOOP_REQUESTS)
+        rows.append([backend, RUN[run], VARIANT[variant], s["dates"], _fmt(s["wall"]),
+                     _fmt(_per_date(s) * 1000, 1), _fmt(s["requests"], 0), _fmt(s["rss"], 0),
+                     ratio, target, verdict])
+    header = ["backend", "run", "variant", "dates", "wall s", "ms/date", "S3 requests",
+              "peak RSS MB", "vs etl_targets (per date)", "issue-12 target", "verdict"]
+    return ("Baseline: etl_targets (`etl-targets so --start .. --end ..`, workers 1); "
+            "ratios are the variant's per-date figure / etl_targets' (>1x: costlier).\n\n"
+            + markdown(header, rows))
 
-    def check(text, value, ok):
-        verdict = "n/a" if ok is None else ("PASS" if ok else "MISS")
-        checks.append(f"- [{verdict}] {text}: {value}")
 
-    def both(*values):
-        return None if any(v is None for v in values) else True
+def backfill_table(stats: Stats, with_all: bool) -> str:
+    rows = []
+    for _, command, years, _ in stats.keys("backfill"):
+        s = stats.get("backfill", command, years, "etl")
+        base = stats.get("backfill", command, "1", "etl")
+        target, verdict = "", ""
+        wall_ratio = None if base is None else s["wall"] / base["wall"]
+        per_date = None if base is None else _per_date(s) / _per_date(base)
+        if command == "so" and years == "4":
+            target, verdict = "4 years <= 4.4x one year's wall", _verdict(
+                None if wall_ratio is None else wall_ratio <= 4.4)
+        if command == "all" and years == "10":
+            target, verdict = "10 y x 4 datasets: per-date cost <= 1.2x one year's", _verdict(
+                None if per_date is None else per_date <= 1.2)
+        rows.append([f"etl-targets {command}", years, s["dates"], _fmt(s["wall"]),
+                     _fmt(_per_date(s) * 1000, 1), _fmt(s["rss"], 0),
+                     "-" if wall_ratio is None else f"{wall_ratio:.2f}x",
+                     "-" if per_date is None else f"{per_date:.2f}x", target, verdict])
+    if not with_all:
+        rows.append(["etl-targets all", "10", "-", "-", "-", "-", "-", "-",
+                     "10 y x 4 datasets: per-date cost <= 1.2x one year's",
+                     "not run (--with-all)"])
+    header = ["command", "years", "dates", "wall s", "ms/date", "peak RSS MB", "wall vs 1 year",
+              "per date vs 1 year", "issue-12 target", "verdict"]
+    return ("Baseline: the same command over 1 year; local lake, workers 1, small days "
+            "(200 SO rows).\n\n" + markdown(header, rows))
 
-    noop_req, noop_t = get("noop", "s3", "etl", "requests"), get("noop", "s3", "etl", "wall")
-    stock_noop_t = get("noop", "s3", "stock", "wall")
-    check("no-op rerun on S3 makes <= 20 requests", _fmt(noop_req, 0),
-          both(noop_req) and noop_req <= 20)
-    check("no-op rerun on S3 >= 5x faster than stock", _times(stock_noop_t, noop_t),
-          both(stock_noop_t, noop_t) and stock_noop_t >= 5 * noop_t)
-    cold_req, stock_cold_req = get("cold", "s3", "etl", "requests"), get("cold", "s3", "stock", "requests")
-    cold_t, stock_cold_t = get("cold", "s3", "etl", "wall"), get("cold", "s3", "stock", "wall")
-    check("cold build on S3 <= 1/3 of stock's requests",
-          f"{_fmt(cold_req, 0)} vs {_fmt(stock_cold_req, 0)} ({_times(cold_req, stock_cold_req)})",
-          both(cold_req, stock_cold_req) and cold_req * 3 <= stock_cold_req)
-    check("cold build on S3 >= 3x faster than stock", _times(stock_cold_t, cold_t),
-          both(stock_cold_t, cold_t) and stock_cold_t >= 3 * cold_t)
-    for day in (sizes.end, sizes.mid_date):
-        phase = f"catchup-{day:%m-%d}"
-        req, stock_req = get(phase, "s3", "etl", "requests"), get(phase, "s3", "stock", "requests")
-        check(f"catch-up of {day} on S3 makes <= 150 requests",
-              f"{_fmt(req, 0)} (stock: {_fmt(stock_req, 0)})", both(req) and req <= 150)
-    t, ft = get("silver+gold", "local", "etl", "wall"), get("silver+gold", "local", "floor", "wall")
-    r, fr = get("silver+gold", "local", "etl", "rss"), get("silver+gold", "local", "floor", "rss")
-    check(f"{sizes.big_rows:,}-row silver+gold <= 1.5x the floor's wall time", _times(t, ft),
-          both(t, ft) and t <= 1.5 * ft)
-    check(f"{sizes.big_rows:,}-row silver+gold peak RSS <= the floor's",
-          f"{_fmt(r, 0)} MB vs {_fmt(fr, 0)} MB ({_times(r, fr)})", both(r, fr) and r <= fr)
-    return "\n".join(checks)
+
+def bigday_table(stats: Stats) -> str:
+    rows = []
+    for _, group, run, variant in stats.keys("bigday"):
+        s = stats.get("bigday", group, run, variant)
+        duck = stats.get("bigday", group, run, "duckdb")
+        arrow = stats.get("bigday", group, run, "pyarrow")
+        wall = "-" if duck is None else _x(s["wall"], duck["wall"])
+        rss = "-" if arrow is None else _x(s["rss"], arrow["rss"])
+        target, verdict = "", ""
+        if variant == "etl":
+            ok_wall = None if duck is None else s["wall"] <= 0.6 * duck["wall"]
+            ok_rss = None if arrow is None else s["rss"] <= 0.5 * arrow["rss"]
+            target = "wall <= 0.6x DuckDB; peak RSS <= 0.5x pyarrow"
+            verdict = f"wall {_verdict(ok_wall)}, RSS {_verdict(ok_rss)}"
+        rows.append([group, VARIANT[variant], _fmt(s["wall"]), _fmt(s["rss"], 0), wall, rss,
+                     target, verdict])
+    header = ["day", "variant", "wall s", "peak RSS MB", "wall vs DuckDB", "RSS vs pyarrow",
+              "issue-12 target", "verdict"]
+    return ("Baselines: the DuckDB script for wall time, the pyarrow script for peak RSS "
+            "(silver + rejects + daily gold of one file, bronze ready, local disk).\n\n"
+            + markdown(header, rows))
+
+
+def status_table(stats: Stats) -> str:
+    rows = []
+    for _, backend, run, _ in stats.keys("status"):
+        s = stats.get("status", backend, run, "etl")
+        noop = stats.get("year", backend, "noop", "etl")
+        rows.append([backend, "etl-targets status so", s["dates"], _fmt(s["wall"]),
+                     _fmt(s["requests"], 0), _fmt(s["rss"], 0),
+                     "-" if noop is None else f"time {_x(s['wall'], noop['wall'])}, requests "
+                                              f"{_fmt(noop['requests'], 0)} -> {_fmt(s['requests'], 0)}",
+                     "none in issue 12 (README: 'about ten requests')"])
+    header = ["backend", "command", "dates", "wall s", "S3 requests", "peak RSS MB",
+              "vs no-op build of the same year", "target"]
+    return ("Baseline: the no-op rerun (`etl-targets so`) of the same year on the same lake "
+            "(scenario year).\n\n" + markdown(header, rows))
+
+
+def workers_table(stats: Stats) -> str:
+    rows = []
+    base = stats.get("workers", "s3+20ms", "cold", "workers 1")
+    for _, backend, run, variant in stats.keys("workers"):
+        s = stats.get("workers", backend, run, variant)
+        per_year = None if s["requests"] is None else s["requests"] * 365 / s["dates"]
+        speed = "-" if base is None else _x(base["wall"], s["wall"])
+        ok_req = None if per_year is None else abs(per_year / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK
+        target = f"requests per cold year {REQUESTS_PER_YEAR:,} ±{REQUESTS_SLACK:.0%}"
+        verdict = f"requests {_verdict(ok_req)}"
+        if variant != "workers 1":
+            target = "speed-up >= 2.5x; " + target
+            ok = None if base is None else base["wall"] >= 2.5 * s["wall"]
+            verdict = f"speed-up {_verdict(ok)}, " + verdict
+        rows.append([backend, f"--{variant}", s["dates"], _fmt(s["wall"]),
+                     _fmt(s["requests"], 0), _fmt(per_year, 0), _fmt(s["rss"], 0), speed,
+                     target, verdict])
+    header = ["backend", "run", "dates", "wall s", "S3 requests", "per 365 dates", "peak RSS MB",
+              "speed-up vs --workers 1", "issue-12 target", "verdict"]
+    return ("Baseline: `--workers 1`; cold `etl-targets so` year on S3 with 20 ms per request "
+            "(peak RSS: the parent process only).\n\n" + markdown(header, rows))
 
 
 def request_patterns(patterns: Dict, top: int = 8) -> str:
     """The most frequent S3 requests of each run (first repetition)."""
     out = []
-    for (engine, phase), counts in sorted(patterns.items()):
-        total = sum(counts.values())
-        out.append(f"{VARIANT[engine]}, {phase}: {total} requests")
+    for key, (made, prefix) in patterns.items():
+        counts = breakdown(made, "bench-lake", prefix)
+        out.append(f"{' / '.join(str(k) for k in key)}: {len(made)} requests")
         for text, count in counts.most_common(top):
             out.append(f"    {count:6d}  {text}")
-        rest = total - sum(c for _, c in counts.most_common(top))
+        rest = len(made) - sum(c for _, c in counts.most_common(top))
         if rest:
             out.append(f"    {rest:6d}  (other)")
     return "\n".join(out)

@@ -23,8 +23,8 @@ import luigi.format
 import pandas as pd
 from luigi.contrib.s3 import S3Client, S3Target
 
-# The contract's header -> silver name map and required columns, shared with the floor.
-from floor_pyarrow import HEADERS as COLUMNS, REQUIRED  # noqa: E402
+# The contract's header -> silver name map and required columns, shared with the scripts.
+from script_common import HEADERS as COLUMNS, REQUIRED  # noqa: E402
 
 REGIONS = {v.casefold(): v for v in ("North", "South", "East", "West")}
 STATUSES = {v.casefold(): v for v in ("OPEN", "SHIPPED", "INVOICED", "CANCELLED")}

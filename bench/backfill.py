@@ -1,0 +1,42 @@
+"""Scenario ``backfill``: cold backfills of 1, 2, 4 and 10 "years" of small days, local lake.
+
+``etl-targets so --start .. --end ..`` on an empty local lake, each in a
+fresh process, one run per size (a 10-year run is long; the ratio of
+per-date costs is what is compared, against the 1-year run). With
+``--with-all`` also ``etl-targets all`` (SO, PO, INV, GL and INV's days of
+cover: every gold table of every dataset in one build) over 1 and 10
+years. Landing data: the sample generators, small days (200 SO rows), from
+two weeks before the first date so trailing windows have their inputs.
+"""
+
+import os
+import shutil
+from typing import List
+
+from measure import WORK, Record, Sizes, backfill_landing, child, log
+from year import cli_env
+
+DATASETS = ("so", "po", "inv", "gl")
+
+
+def run(sizes: Sizes, repeat: int, records: List[Record], with_all: bool) -> None:
+    plans = [("so", years) for years in sizes.backfill_years]
+    if with_all:
+        plans += [("all", years) for years in sizes.all_years]
+    biggest = max(years for _, years in plans)
+    landing = backfill_landing(sizes, DATASETS if with_all else ("so",), biggest)
+    for rep in range(1, repeat + 1):
+        for command, years in plans:
+            first, last = sizes.span(years)
+            lake = os.path.join(WORK, "lakes", f"backfill-{command}-{years}y")
+            shutil.rmtree(lake, ignore_errors=True)
+            argv = [command, "--start", first.isoformat(), "--end", last.isoformat()]
+            dates = (last - first).days + 1
+            result = child({"engine": "cli", "argv": argv}, f"backfill-{command}-{years}y-r{rep}",
+                           cli_env(lake, landing, "local", None))
+            records.append(Record("backfill", command, f"{years}", "etl", result["wall"], None,
+                                  result["maxrss_mb"], dates))
+            log(f"  [backfill] rep {rep} {command} {years:2d} x {sizes.year_days} days: "
+                f"{result['wall']:8.2f} s ({1000 * result['wall'] / dates:.0f} ms per date), "
+                f"peak RSS {result['maxrss_mb']:.0f} MB")
+            shutil.rmtree(lake, ignore_errors=True)
