@@ -134,6 +134,9 @@ class BuildContext:
             FileNotFoundError: the file is not there.
             StorageError: storage failed.
         """
+        held = self._held(area.key(path))
+        if held is not None:  # written by this build (a dry run's only copy)
+            return {"size": len(held)}
         if self.uses_listings and prefix is not None:
             found = self._listing(area, prefix).get(area.key(path))
             if found is not None:
