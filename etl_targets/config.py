@@ -8,7 +8,7 @@ data contract says. Everything else receives a :class:`Settings` value.
 
 import dataclasses
 import os
-from typing import List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 from etl_targets.errors import ConfigError
 
@@ -105,6 +105,38 @@ def business_timezone(environ: Mapping[str, str] = os.environ, config=None) -> O
     if environ.get("ETL_TIMEZONE"):
         return environ["ETL_TIMEZONE"].strip()
     return _option(_luigi_config() if config is None else config, SECTION, "timezone")
+
+
+#: what ``etl-targets gc`` keeps: ``retention_<stage>`` keys of ``[etl_targets]``
+RETENTION_STAGES = ("bronze", "silver", "gold", "trash")
+
+
+def retention(env: Optional[str] = None, config=None) -> Dict[str, Optional[str]]:
+    """``retention_bronze``, ``_silver``, ``_gold``, ``_trash``: how long ``gc`` keeps each.
+
+    Durations such as ``7y``, ``2y``, ``12w``, ``30d`` (parsed by
+    :mod:`etl_targets.runs.retention`); empty or absent means forever, so
+    nothing is removed unless someone wrote a limit down. ``[etl_targets.<env>]``
+    wins over ``[etl_targets]``, an empty value there included (a dev lake may
+    keep less than prod, or prod keep forever what dev drops). No environment
+    variable: how long data is kept is a decision, not a per-shell setting.
+
+    Returns:
+        stage -> the configured text, or None for forever.
+
+    Raises:
+        ConfigError: an unknown ``env``.
+    """
+    config = _luigi_config() if config is None else config
+    env_section = f"{SECTION}.{env}" if env else None
+    if env_section and not config.has_section(env_section):
+        raise ConfigError(f"unknown --env {env!r}: luigi.cfg has no [{env_section}] section")
+    found = {}
+    for stage in RETENTION_STAGES:
+        key = f"retention_{stage}"
+        section = env_section if env_section and config.has_option(env_section, key) else SECTION
+        found[stage] = _option(config, section, key)
+    return found
 
 
 def dataset_modules(config=None) -> List[str]:

@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "etl_targets.cli.status",
     "etl_targets.cli.invalidate",
     "etl_targets.cli.init",
+    "etl_targets.cli.gc",
+    "etl_targets.cli.snapshot",
 )
 
 
