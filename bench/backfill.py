@@ -35,7 +35,7 @@ def run(sizes: Sizes, repeat: int, records: List[Record], with_all: bool) -> Non
             result = child({"engine": "cli", "argv": argv}, f"backfill-{command}-{years}y-r{rep}",
                            cli_env(lake, landing, "local", None))
             records.append(Record("backfill", command, f"{years}", "etl", result["wall"], None,
-                                  result["maxrss_mb"], dates))
+                                  result["maxrss_mb"], dates, result.get("cpu")))
             log(f"  [backfill] rep {rep} {command} {years:2d} x {sizes.year_days} days: "
                 f"{result['wall']:8.2f} s ({1000 * result['wall'] / dates:.0f} ms per date), "
                 f"peak RSS {result['maxrss_mb']:.0f} MB")

@@ -89,6 +89,14 @@ def run_stock(spec):
     return wall, len(pending & done), len(failed) + (0 if ok else 1)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its (forked, waited-for) children."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def main(argv) -> int:
     spec = json.loads(argv[0])
     quiet_luigi()
@@ -99,12 +107,14 @@ def main(argv) -> int:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    cpu = cpu_seconds()
     wall, ran, failed = runner(spec)
+    cpu = cpu_seconds() - cpu
     if profile_path:
         profiler.disable()
         profiler.dump_stats(profile_path)
-    print(json.dumps({"wall": wall, "maxrss_mb": peak_rss_mb(), "ran": ran, "failed": failed,
-                      "exit": spec.get("exit")}))
+    print(json.dumps({"wall": wall, "cpu": cpu, "maxrss_mb": peak_rss_mb(), "ran": ran,
+                      "failed": failed, "exit": spec.get("exit")}))
     return 0 if failed == 0 else 1
 
 

@@ -134,9 +134,8 @@ def year(landing_url: str, start: str, end: str, lake_url: str) -> int:
     con = duckdb.connect()
     landing_fs, landing_root = filesystem(landing_url)
     lake_fs, lake_root = filesystem(lake_url)
-    for fs, url in ((landing_fs, landing_url), (lake_fs, lake_url)):
-        if url.startswith("s3://"):
-            con.register_filesystem(fs)
+    if landing_url.startswith("s3://") or lake_url.startswith("s3://"):
+        con.register_filesystem(lake_fs if lake_url.startswith("s3://") else landing_fs)
     if landing_url.startswith("s3://"):
         landing_root = f"s3://{landing_root}"
     if lake_url.startswith("s3://"):

@@ -63,6 +63,7 @@ class Record:
     requests: Optional[int] = None
     rss_mb: Optional[float] = None
     dates: Optional[int] = None
+    cpu: Optional[float] = None  # user + system seconds (drifts less than wall on a shared machine)
 
     def key(self):
         return (self.scenario, self.group, self.run, self.variant)

@@ -19,6 +19,7 @@ from typing import Counter, List, Optional
 REQUEST = re.compile(r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP')
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DATE = re.compile(r"date=\d{4}-\d{2}-\d{2}")
+_ANY_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANDING = re.compile(r"zheSO-\d{4}-\d{1,2}-\d{1,2}")
 _NOISE = re.compile(r"&?(encoding-type=url|delimiter=|continuation-token=[^&]*)")
 
@@ -121,6 +122,7 @@ class MotoServer:
 def pattern(request: str, bucket: str = "", prefix: str = "") -> str:
     """One request with dates and the run's lake (``/bucket/prefix``) generalised."""
     text = _DATE.sub("date=*", request)
+    text = _ANY_DATE.sub("*", text)
     text = _LANDING.sub("zheSO-*", text)
     text = _NOISE.sub("", text).replace("?&", "?")
     if bucket and prefix:

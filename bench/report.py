@@ -44,6 +44,7 @@ class Stats:
         self.rows = {key: {"wall": median([r.wall for r in rs]),
                            "requests": median([r.requests for r in rs]),
                            "rss": median([r.rss_mb for r in rs]),
+                           "cpu": median([r.cpu for r in rs]),
                            "dates": rs[0].dates, "n": len(rs)}
                      for key, rs in groups.items()}
 
@@ -128,16 +129,20 @@ def backfill_table(stats: Stats, with_all: bool) -> str:
         if command == "all" and years == "10":
             target, verdict = "10 y x 4 datasets: per-date cost <= 1.2x one year's", _verdict(
                 None if per_date is None else per_date <= 1.2)
+        cpu = None if base is None or not base["cpu"] or s["cpu"] is None else \
+            _per_date(s, "cpu") / _per_date(base, "cpu")
         rows.append([f"etl-targets {command}", years, s["dates"], _fmt(s["wall"]),
-                     _fmt(_per_date(s) * 1000, 1), _fmt(s["rss"], 0),
+                     _fmt(_per_date(s) * 1000, 1), _fmt(s["cpu"], 1), _fmt(s["rss"], 0),
                      "-" if wall_ratio is None else f"{wall_ratio:.2f}x",
-                     "-" if per_date is None else f"{per_date:.2f}x", target, verdict])
+                     "-" if per_date is None else f"{per_date:.2f}x",
+                     "-" if cpu is None else f"{cpu:.2f}x", target, verdict])
     if not with_all:
-        rows.append(["etl-targets all", "10", "-", "-", "-", "-", "-", "-",
+        rows.append(["etl-targets all", "10", "-", "-", "-", "-", "-", "-", "-", "-",
                      "10 y x 4 datasets: per-date cost <= 1.2x one year's",
                      "not run (--with-all)"])
-    header = ["command", "years", "dates", "wall s", "ms/date", "peak RSS MB", "wall vs 1 year",
-              "per date vs 1 year", "issue-12 target", "verdict"]
+    header = ["command", "years", "dates", "wall s", "ms/date", "CPU s", "peak RSS MB",
+              "wall vs 1 year", "per date vs 1 year", "CPU per date vs 1 year", "issue-12 target",
+              "verdict"]
     return ("Baseline: the same command over 1 year; local lake, workers 1, small days "
             "(200 SO rows).\n\n" + markdown(header, rows))
 

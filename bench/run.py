@@ -98,45 +98,64 @@ def main(argv: Optional[List[str]] = None) -> int:
     picked = set(args.scenarios)
     small, big = args.repeat or 1, args.repeat or 3
     s3 = None
+    landing = None
+
+    def scenario(name, body):
+        """Runs one scenario; a failure is reported and the next scenario still runs."""
+        nonlocal status
+        try:
+            body()
+        except BenchError as exc:
+            log(f"scenario {name} failed: {exc}")
+            status = 1
+        except KeyboardInterrupt:
+            raise
+        except Exception:  # noqa: BLE001 - a bench bug still leaves the other scenarios
+            traceback.print_exc()
+            log(f"scenario {name} failed (bench error above)")
+            status = 1
+        # the tables so far: a long run that is stopped still leaves its results
+        print_results(records, patterns, notes, sizes, args, code, duck, started)
+
     try:
         if picked & S3_SCENARIOS:
             from moto_s3 import S3Bench
 
             s3 = S3Bench(os.path.join(WORK, "moto.log")).__enter__()
             log(f"moto S3 at {s3.moto.endpoint}, with 20 ms per request at {s3.proxy.endpoint}")
-        if picked & {"year", "status", "workers"}:
             landing = year_landing(sizes)
         if picked & {"year", "status"}:
-            year.run(sizes, landing, small, records, patterns, s3, picked, duck, notes)
+            scenario("year", lambda: year.run(sizes, landing, small, records, patterns, s3,
+                                              picked, duck, notes))
         if "workers" in picked:
-            workers.run(sizes, landing, small, records, patterns, s3)
-        if "bigday" in picked:
+            scenario("workers", lambda: workers.run(sizes, landing, small, records, patterns, s3))
+        if s3 is not None:
+            s3.__exit__()
+            s3 = None
+
+        def bigday():
             for rows, line in big_day.run(sizes, big, records, duck).items():
                 notes.append(f"bigday, {rows:,} rows: {line}")
+
+        if "bigday" in picked:
+            scenario("bigday", bigday)
         if "backfill" in picked:
-            backfill.run(sizes, small, records, args.with_all)
-    except BenchError as exc:
-        log(f"benchmark failed: {exc}")
-        status = 1
+            scenario("backfill", lambda: backfill.run(sizes, small, records, args.with_all))
     except KeyboardInterrupt:
         log("interrupted; partial results follow")
         status = 130
-    except Exception:  # noqa: BLE001 - a bench bug still prints what was measured
-        traceback.print_exc()
-        log("benchmark failed (bench error above); partial results follow")
-        status = 1
+        print_results(records, patterns, notes, sizes, args, code, duck, started)
     finally:
         if s3 is not None:
             s3.__exit__()
         stop_all()
-    print_results(records, patterns, notes, sizes, args, code, duck, started)
     return status
 
 
 def print_results(records, patterns, notes, sizes, args, code, duck, started) -> None:
     stats = report.Stats(records)
     log("")
-    log(f"## Results ({(time.monotonic() - started) / 60:.0f} minutes in all"
+    log(f"## Results ({(time.monotonic() - started) / 60:.0f} minutes so far"
         f"{', --quick' if args.quick else ''})")
     log("")
     log(report.machine())
