@@ -25,7 +25,7 @@ from etl_targets.datasets.columns import (  # noqa: F401
     Choice, Date, Integer, Letters, Money, Text, Timestamp)
 from etl_targets.datasets.base import (  # noqa: F401
     DAY, MONTH_TO_DATE, Column, Dataset, DeclarationError, Derived, GoldFunction, GoldTable,
-    GroupRule, Input, Measure, RowRule, Trailing)
+    GroupRule, HttpSource, Input, Measure, RowRule, Trailing)
 from etl_targets.datasets.expressions import business_date, col, greatest, lit, total  # noqa: F401
 from etl_targets.graph.tasks import *  # noqa: F401,F403
 from etl_targets.graph.tasks import TASKS, load_datasets, register  # noqa: F401
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 
 #: the declaration language, for datasets declared outside the package
 API = ["DAY", "MONTH_TO_DATE", "Choice", "Column", "Dataset", "Date", "DeclarationError",
-       "Derived", "GoldFunction", "GoldTable", "GroupRule", "Input", "Integer", "Letters",
-       "Measure", "Money", "RowRule", "Text", "Timestamp", "Trailing", "business_date", "col",
-       "greatest", "lit", "load_datasets", "register", "total"]
+       "Derived", "GoldFunction", "GoldTable", "GroupRule", "HttpSource", "Input", "Integer",
+       "Letters", "Measure", "Money", "RowRule", "Text", "Timestamp", "Trailing",
+       "business_date", "col", "greatest", "lit", "load_datasets", "register", "total"]
 __all__ = sorted(TASKS) + API

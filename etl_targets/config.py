@@ -150,6 +150,88 @@ def dataset_modules(config=None) -> List[str]:
     return [entry.strip() for entry in value.replace("\n", ",").split(",") if entry.strip()]
 
 
+@dataclasses.dataclass(frozen=True)
+class HttpSourceSettings:
+    """How to reach one HTTP source (the FX rates API), and how patient to be with it.
+
+    Attributes:
+        url: the API's base URL, without a trailing ``/``.
+        token: the bearer token ("" when its variable is not set); never in
+            ``repr``, never written anywhere.
+        token_variable: the environment variable it came from (named in messages).
+        connect_timeout, read_timeout: seconds one request may wait to connect
+            and between bytes of the answer.
+        max_attempts: requests per page before giving up (1: no retries).
+        backoff_initial, backoff_max: the exponential backoff's first and
+            largest wait in seconds (each wait is drawn at random below it).
+        retry_after_max: the longest ``Retry-After`` waited for; a server
+            asking for more fails the request.
+        circuit_failures: consecutive failures after which the source's
+            circuit opens for the rest of the build.
+    """
+
+    url: str
+    token: str = dataclasses.field(repr=False)
+    token_variable: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0
+    circuit_failures: int = 5
+
+
+#: the knobs of an HTTP source's ``[<section>]`` and their smallest allowed value
+HTTP_SOURCE_LIMITS = {"connect_timeout": 0.001, "read_timeout": 0.001, "max_attempts": 1,
+                      "backoff_initial": 0.0, "backoff_max": 0.0, "retry_after_max": 0.0,
+                      "circuit_failures": 1}
+
+
+def http_source(url_key: str, token_variable: str, section: str,
+                environ: Mapping[str, str] = os.environ, config=None) -> HttpSourceSettings:
+    """Resolves one HTTP source: its URL, its token, and ``[<section>]``'s limits.
+
+    The URL is ``[etl_targets] <url_key>``; ``ETL_<URL_KEY>`` wins. The token
+    only ever comes from the environment; an absent one is refused when a
+    request is about to be made (``status`` never asks the API, so it does
+    not need it). One source per installation:
+    ``--env`` sections do not change it (export ``ETL_<URL_KEY>`` per run instead).
+
+    Args:
+        url_key: e.g. ``fx_api_url`` (its variable: ``ETL_FX_API_URL``).
+        token_variable: e.g. ``ETL_FX_TOKEN``.
+        section: the section of timeouts, retries and breaker (``fx_source``);
+            an absent key keeps the default of :class:`HttpSourceSettings`.
+
+    Raises:
+        ConfigError: no URL, or a limit that is not a number in range.
+    """
+    config = _luigi_config() if config is None else config
+    variable = f"ETL_{url_key.upper()}"
+    url = (environ.get(variable) or "").strip() or _option(config, SECTION, url_key)
+    if not url:
+        raise ConfigError(f"{url_key} is not configured: set it in luigi.cfg [{SECTION}] "
+                          f"or export {variable}")
+    token = (environ.get(token_variable) or "").strip()
+    limits = {}
+    for key, smallest in HTTP_SOURCE_LIMITS.items():
+        text = _option(config, section, key)
+        if text is None:
+            continue
+        kind = int if isinstance(smallest, int) else float
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= smallest:
+            raise ConfigError(f"[{section}] {key} = {text!r}: expected a "
+                              f"{'whole ' if kind is int else ''}number >= {smallest:g}")
+        limits[key] = value
+    return HttpSourceSettings(url=url.rstrip("/"), token=token, token_variable=token_variable,
+                              **limits)
+
+
 def _option(config, section: Optional[str], key: str) -> Optional[str]:
     if section is None or not config.has_section(section):
         return None

@@ -24,6 +24,15 @@ class StorageError(EtlError):
     """
 
 
+class SourceUnavailable(StorageError):
+    """An HTTP source (the FX rates API) could not give what was asked: retries ran out,
+    the request was refused, or a page it named is not there."""
+
+
+class CircuitOpen(SourceUnavailable):
+    """An HTTP source failed too many times in a row: it is not asked again in this run."""
+
+
 class ContractError(EtlError):
     """A landing file breaks the data contract at file level (rule 4).
 

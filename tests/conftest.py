@@ -40,6 +40,7 @@ from support.s3 import (  # noqa: E402
     start_moto,
     unique_bucket,
 )
+from support.rates_server import SAMPLE_RATES, TEST_TOKEN, RatesServer, rates_server  # noqa: E402
 from support.servers import free_port  # noqa: E402
 
 # --------------------------------------------------------------------------
@@ -109,6 +110,24 @@ def s3_unreachable(monkeypatch) -> Iterator[str]:
 def s3_requests(moto_server) -> S3RequestLog:
     """``s3_requests()`` lists the ``(method, path)`` the S3 server got since ``.mark()``."""
     return S3RequestLog(moto_server)
+
+
+# --------------------------------------------------------------------------
+# the FX rates API
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rates_api(monkeypatch) -> Iterator[RatesServer]:
+    """A rates API on a free loopback port serving ``SAMPLE_RATES`` for any date.
+
+    ``ETL_FX_API_URL`` and ``ETL_FX_TOKEN`` point the pipeline at it; it is
+    always stopped. Tell it faults with ``fail``, ``slow``, ``drop``, ``serve``.
+    """
+    with rates_server(SAMPLE_RATES, TEST_TOKEN) as server:
+        monkeypatch.setenv("ETL_FX_API_URL", server.url)
+        monkeypatch.setenv("ETL_FX_TOKEN", TEST_TOKEN)
+        yield server
 
 
 # --------------------------------------------------------------------------

@@ -381,7 +381,8 @@ def test_cli_inv_builds_its_own_table_without_needing_sales(tmp_lake, tmp_landin
     assert sorted(p.name for p in (tmp_lake / "gold").iterdir()) == ["inv_value_by_warehouse"]
 
 
-def test_cli_all_builds_every_gold_table_of_every_dataset(tmp_lake, tmp_landing, capsys):
+def test_cli_all_builds_every_gold_table_of_every_dataset(tmp_lake, tmp_landing, rates_api,
+                                                          capsys):
     for folder in ("po", "inv"):
         write(tmp_landing, folder, D, {})
     write(tmp_landing, "gl", dt.date(2026, 3, 1), *balanced("J-0"))
@@ -392,10 +393,11 @@ def test_cli_all_builds_every_gold_table_of_every_dataset(tmp_lake, tmp_landing,
     assert main(["all", "--date", D.isoformat()]) == 0
     assert sorted(p.name for p in (tmp_lake / "gold").iterdir()) == [
         "gl_trial_balance", "inv_days_of_cover", "inv_value_by_warehouse", "po_open_by_vendor",
-        "so_daily_sales", "so_mtd_by_region"]
+        "so_daily_sales", "so_mtd_by_region", "so_revenue_usd"]
 
 
-def test_cli_all_with_one_dataset_missing_exits_4_naming_its_file(tmp_lake, tmp_landing, capsys):
+def test_cli_all_with_one_dataset_missing_exits_4_naming_its_file(tmp_lake, tmp_landing,
+                                                                   rates_api, capsys):
     write(tmp_landing, "po", D, {})
     code = main(["all", "--date", D.isoformat()])
     output = capsys.readouterr()

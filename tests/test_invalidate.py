@@ -290,6 +290,7 @@ def test_downstream_of_silver_is_its_daily_gold_and_the_month_to_date_of_the_res
     found = {name for name in names(downstream.downstream([start]))
              if name.startswith("GoldSO")}
     expected = {"GoldSO(2026-01-10)"} | {f"GoldSOMTD({day.isoformat()})" for day in JAN[9:]}
+    expected.add("GoldSORevenueUSD(2026-01-10)")  # reads so_daily_sales of its own day
     assert found == expected
 
 

@@ -63,6 +63,8 @@ def _check(parser, args) -> None:
         parser.error("--input overrides one date's file: use it with --date")
     if (args.input or getattr(args, "refresh", False)) and isinstance(args.dataset, Pipeline):
         parser.error("--input and --refresh work on one dataset: use them with its subcommand")
+    if args.input and getattr(args.dataset, "source", None) is not None:
+        parser.error(f"--input names a landing file; {args.dataset.folder} lands from its HTTP API")
     if args.scheduler_port and not args.scheduler_host:
         parser.error("--scheduler-port needs --scheduler-host")
 

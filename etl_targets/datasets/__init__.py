@@ -13,8 +13,10 @@ task names, gold table folders and pipeline subcommands.
 import dataclasses
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Tuple, Union
 
-from etl_targets.datasets.base import Dataset, DeclarationError
+from etl_targets.datasets.base import Dataset, DeclarationError, GoldTable
+from etl_targets.datasets.fx import FX
 from etl_targets.datasets.gl import GL
+from etl_targets.datasets.gold import gold_schema
 from etl_targets.datasets.inv import INV
 from etl_targets.datasets.po import PO
 from etl_targets.datasets.so import SO
@@ -67,19 +69,43 @@ def clashes(dataset: Dataset, known: Iterable[Dataset]) -> List[str]:
 
 def _unknown_inputs(dataset: Dataset, known: Iterable[Dataset]) -> Iterable[str]:
     by_folder = {d.folder: d for d in known}
-    for table in dataset.gold:
+    for index, table in enumerate(dataset.gold):
         for source in getattr(table, "inputs", ()):
-            if source.dataset is None or source.dataset == dataset.folder:
+            own = source.dataset is None or source.dataset == dataset.folder
+            if own and source.gold is None:
                 continue
-            other = by_folder.get(source.dataset)
+            other = dataset if own else by_folder.get(source.dataset)
             if other is None:
                 yield (f"gold table {table.name} reads dataset {source.dataset!r}, "
                        f"which is not registered (register it first)")
+                continue
+            if source.gold is not None:
+                yield from _gold_input_problems(table, source, other,
+                                                dataset.gold[:index] if own else other.gold)
                 continue
             missing = sorted(set(source.columns or ()) - set(other.silver_schema.names))
             if missing:
                 yield (f"gold table {table.name} reads {', '.join(missing)} of dataset "
                        f"{source.dataset!r}, which has no such silver column")
+
+
+def _gold_input_problems(table, source, other: Dataset, readable) -> Iterable[str]:
+    """A gold input must name a table declared before it, and columns that table has."""
+    found = next((t for t in readable if t.name == source.gold), None)
+    if found is None:
+        yield (f"gold table {table.name} reads gold table {source.gold!r} of dataset "
+               f"{other.folder!r}, which declares no such table before it")
+        return
+    schema = gold_schema(other, found) if isinstance(found, GoldTable) else found.schema
+    if schema is None:
+        if not source.columns:
+            yield (f"gold table {table.name} reads {source.gold}, whose schema is not "
+                   f"declared: name the columns it reads")
+        return
+    missing = sorted(set(source.columns or ()) - set(schema.names))
+    if missing:
+        yield (f"gold table {table.name} reads {', '.join(missing)} of gold table "
+               f"{source.gold!r}, which has no such column")
 
 
 def register(dataset: Dataset) -> Dataset:
@@ -147,5 +173,5 @@ def pipelines(datasets: Mapping[str, Dataset]) -> List[Command]:
     return found
 
 
-for _builtin in (SO, PO, INV, GL):
+for _builtin in (SO, PO, INV, GL, FX):
     register(_builtin)

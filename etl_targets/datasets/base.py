@@ -19,8 +19,13 @@ The words, in the order silver applies them:
 
 Gold tables are :class:`GoldTable` (grouping and :class:`Measure` columns)
 or :class:`GoldFunction` (a plain typed pyarrow function of its
-:class:`Input` tables), each over a window: :data:`DAY`,
-:data:`MONTH_TO_DATE` or :class:`Trailing` days.
+:class:`Input` tables: silver of any dataset, or a day of another gold
+table), each over a window: :data:`DAY`, :data:`MONTH_TO_DATE` or
+:class:`Trailing` days.
+
+A dataset that does not land as a file names its :class:`HttpSource`
+instead of landing columns: an HTTP API serving each date in pages, whose
+silver is a pure function of the pages (the FX rates).
 """
 
 import dataclasses
@@ -182,24 +187,30 @@ class Measure:
 
 @dataclasses.dataclass(frozen=True)
 class Input:
-    """A silver table a gold function reads, over a window.
+    """A silver table a gold function reads, over a window (or one day of a gold table).
 
     Attributes:
         name: the function's parameter that receives it.
         dataset: the dataset's folder (or the Dataset); None: the declaring one.
         window: which dates; several days are deduplicated by that dataset's
             key, the greatest ``latest_by`` winning, a tie going to the later date.
-        columns: the silver columns read (default: all).
+        columns: the columns read (default: all).
+        gold: a gold table of that dataset, read instead of its silver
+            (``so_daily_sales``); its own day only.
     """
 
     name: str
     dataset: object = None
     window: Window = DAY
     columns: Optional[Tuple[str, ...]] = None
+    gold: Optional[str] = None
 
     def __post_init__(self):
         if hasattr(self.dataset, "folder"):
             object.__setattr__(self, "dataset", self.dataset.folder)
+        if self.gold is not None and not isinstance(self.window, Day):
+            raise DeclarationError(f"input {self.name}: gold table {self.gold} is read for its "
+                                   f"own day only (window DAY)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -256,18 +267,66 @@ class GoldFunction:
                 f"{sorted(parameters)}, its inputs are {sorted(names)} (and optionally day)")
 
 
+# --- landing from an HTTP API ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HttpSource:
+    """A landing that is an HTTP API serving each date in pages, instead of a file.
+
+    ``GET {url}/{path}?date=YYYY-MM-DD&page=N`` (N = 1, 2, ...) with
+    ``Authorization: Bearer <token>``; each 200 body is a JSON object whose
+    ``next_page`` names the next page (null on the last). A 404 is "not
+    published yet" (missing input); 429, 5xx and network failures are retried
+    (:mod:`etl_targets.lake.http_source`). Bronze keeps every body byte for
+    byte (``bronze/<folder>/date=D/pages.jsonl`` and its manifest); silver is
+    ``read(pages, day)``. Such a dataset has no rejects: a page that breaks
+    the contract fails its date.
+
+    Attributes:
+        url_key: the ``[etl_targets]`` key of the API's base URL
+            (``fx_api_url``); the variable ``ETL_<URL_KEY>`` wins.
+        token_variable: the environment variable holding the bearer token.
+        path: the resource below the URL (``rates``).
+        section: the luigi.cfg section of its timeouts, retries and circuit
+            breaker (``fx_source``).
+        read: ``read(pages, day) -> pa.Table`` of ``schema``, pure; ``pages``
+            are ``(number, url, body)``, in order, as bronze landed them. It
+            raises ContractError naming the page and the problem.
+        schema: the silver schema.
+        records: the JSON field holding a page's records (counted in bronze's
+            manifest as ``rows``).
+        next_page: the JSON field naming the next page.
+    """
+
+    url_key: str
+    token_variable: str
+    path: str
+    section: str
+    read: Callable[..., pa.Table]
+    schema: pa.Schema
+    records: str
+    next_page: str = "next_page"
+
+
+#: the bronze file of a dataset landing from an HTTP source
+PAGES_FILE = "pages.jsonl"
+
+
 # --- the dataset -------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Dataset:
-    """One ERP export and everything the lake builds from it.
+    """One ERP export (or HTTP source) and everything the lake builds from it.
 
     Attributes:
         code: upper-case code used in task names (``SO`` -> ``SilverSO``).
         folder: landing and lake folder name (``so``), also its CLI subcommand.
         file_prefix: landing file name prefix (``zheSO``).
         columns: the contract's columns, in contract order.
+        source: an HTTP API the dataset lands from instead of a file (then
+            no ``file_prefix``, ``columns``, derived columns or rules).
         dedup_keys: a row's identity; duplicates keep the latest.
         latest_by: the column that decides which duplicate is latest (a tie,
             or no such column, goes to the row last in the file).
@@ -279,8 +338,9 @@ class Dataset:
 
     code: str
     folder: str
-    file_prefix: str
-    columns: Tuple[Column, ...]
+    file_prefix: str = ""
+    columns: Tuple[Column, ...] = ()
+    source: Optional[HttpSource] = None
     dedup_keys: Tuple[str, ...]
     latest_by: Optional[str] = None
     gold: Tuple[Union[GoldTable, GoldFunction], ...] = ()
@@ -294,7 +354,9 @@ class Dataset:
             raise DeclarationError(f"dataset {self.folder!r}: " + "; ".join(problems))
 
     def landing_name(self, day: dt.date) -> str:
-        """``zheSO-2026-1-27.csv``: the ERP does not zero-pad."""
+        """``zheSO-2026-1-27.csv``: the ERP does not zero-pad (an HTTP source: ``pages.jsonl``)."""
+        if self.source is not None:
+            return PAGES_FILE
         return f"{self.file_prefix}-{erp_stamp(day)}.csv"
 
     @property
@@ -303,6 +365,8 @@ class Dataset:
 
     @property
     def silver_schema(self) -> pa.Schema:
+        if self.source is not None:
+            return self.source.schema
         schema = pa.schema([pa.field(c.name, c.type.arrow_type) for c in self.columns])
         for derived in self.derived:
             schema = schema.append(pa.field(derived.name, derived_type(derived, schema)))
@@ -328,9 +392,11 @@ def derived_type(derived: Derived, schema: pa.Schema) -> pa.DataType:
 
 def _problems(dataset: Dataset) -> Iterable[str]:
     """Everything inconsistent inside one declaration, as phrases."""
+    yield from _landing_problems(dataset)
     yield from _duplicates("column", [c.name for c in dataset.columns])
     yield from _duplicates("header", [c.header.strip().casefold() for c in dataset.columns])
-    known = {c.name for c in dataset.columns}
+    known = {c.name for c in dataset.columns} | (
+        set(dataset.source.schema.names) if dataset.source is not None else set())
     for derived in dataset.derived:
         yield from _unknown(f"derived {derived.name}", read_columns(derived.expression), known)
         if derived.name in known:
@@ -357,6 +423,18 @@ def _problems(dataset: Dataset) -> Iterable[str]:
             yield from _measure_problems(table)
 
 
+def _landing_problems(dataset: Dataset) -> Iterable[str]:
+    """A dataset lands as a file (prefix and columns) or from an HTTP source, not both."""
+    if dataset.source is None:
+        if not dataset.file_prefix or not dataset.columns:
+            yield "a dataset needs file_prefix and columns (or an HTTP source)"
+        return
+    given = [name for name in ("file_prefix", "columns", "derived", "rules", "group_rules")
+             if getattr(dataset, name)]
+    if given:
+        yield f"a dataset landing from an HTTP source has no {', '.join(given)}"
+
+
 def _derived_types(dataset: Dataset) -> Iterable[str]:
     """A declared derived type must hold every digit its expression yields (never rounded)."""
     try:
@@ -376,7 +454,8 @@ def _derived_types(dataset: Dataset) -> Iterable[str]:
 
 def _own_columns(table) -> set:
     if isinstance(table, GoldFunction):
-        return {c for i in table.inputs if i.dataset is None for c in (i.columns or ())}
+        return {c for i in table.inputs if i.dataset is None and i.gold is None
+                for c in (i.columns or ())}
     used = set(table.group_by) | (read_columns(table.where) if table.where is not None else set())
     for measure in table.measures:
         if isinstance(measure.column, Expr):

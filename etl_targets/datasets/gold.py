@@ -49,15 +49,19 @@ def _with_keys(dataset: Dataset, names, window) -> List[str]:
 
 
 def inputs(dataset: Dataset, table) -> Tuple[Input, ...]:
-    """What a gold table reads: (name, dataset folder, window, columns) per input."""
+    """What a gold table reads: (name, dataset folder, window, columns, gold table) per input."""
     if isinstance(table, GoldFunction):
-        return tuple(Input(i.name, i.dataset or dataset.folder, i.window, i.columns)
+        return tuple(Input(i.name, i.dataset or dataset.folder, i.window, i.columns, i.gold)
                      for i in table.inputs)
     return (Input(SILVER, dataset.folder, table.window, tuple(needed_columns(dataset, table))),)
 
 
 def input_columns(dataset: Dataset, source: Input) -> List[str]:
-    """The silver columns of ``dataset`` read for ``source``."""
+    """The columns ``source`` reads of ``dataset``'s silver (or of gold table ``source.gold``)."""
+    if source.gold is not None:
+        table = dataset.gold_table(source.gold)
+        schema = gold_schema(dataset, table) if isinstance(table, GoldTable) else table.schema
+        return list(source.columns or schema.names)
     return _with_keys(dataset, source.columns or dataset.silver_schema.names, source.window)
 
 

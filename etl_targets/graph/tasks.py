@@ -7,7 +7,12 @@ For every registered dataset ``X`` (code ``SO``...) this module creates:
 * ``SilverX``: parse, validate, reject, dedup -> silver + rejects;
 * one task per gold table, named by the declaration (``GoldSO``, ``GoldSOMTD``,
   ``GoldInvCover``...), requiring the silver of every date of each input's
-  window, of its own dataset or another.
+  window, of its own dataset or another (or one day of another gold table).
+
+A dataset that lands from an HTTP API (``Dataset.source``, the FX rates)
+gets the same three stages in their HTTP form: ``LandingX`` is there once
+the API serves page 1 of the date (a 404 is a missing input), ``BronzeX``
+lands every page byte for byte, ``SilverX`` judges the pages (no rejects).
 
 The classes are made by :func:`make_tasks` from the declaration, so adding a
 dataset never means writing task classes. :func:`register` is how a
@@ -34,7 +39,7 @@ import luigi
 import luigi.task_register
 
 from etl_targets import config
-from etl_targets.lake import context, fileinfo, layout, storage
+from etl_targets.lake import context, fileinfo, http_source, layout, storage
 from etl_targets.lake.context import Area
 from etl_targets.datasets import DATASETS, external
 from etl_targets.datasets import register as register_declaration
@@ -43,7 +48,7 @@ from etl_targets.datasets.base import Day, Dataset, DeclarationError, Input
 from etl_targets.datasets.gold import combine, compute, input_columns, inputs
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
-from etl_targets.errors import ContractError, EtlError
+from etl_targets.errors import ContractError, EtlError, UsageError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
@@ -318,13 +323,127 @@ class SilverTask(DatedTask):
                                       f"rejects: {rejects}")
 
 
+# --- datasets landing from an HTTP API (Dataset.source) -----------------------
+
+
+def source_client(dataset: Dataset) -> http_source.PagedClient:
+    """The build's client of the dataset's HTTP source: its breaker lasts as long as the build."""
+    source = dataset.source
+    settings = config.http_source(source.url_key, source.token_variable, source.section)
+    return http_source.client(context.current(), settings, source.path, dataset.folder,
+                              source.next_page)
+
+
+class PagesTarget(luigi.Target):
+    """One date of an HTTP source: there once the API serves its page 1 (a 404: not yet).
+
+    An API that cannot be asked (retries spent, its circuit open, no token)
+    has not said "not found", so the date is not a missing input; raised
+    here, luigi would only report "failed scheduling". The date goes on to
+    bronze instead, which needs the pages and fails with that very error
+    (failure marker, exit 5) without asking the API again. Never listed
+    (``listing_prefix`` None): ``status`` does not call the API.
+    """
+
+    listing_prefix = None
+
+    def __init__(self, dataset: Dataset, day: dt.date):
+        self.dataset, self.day = dataset, day
+
+    @property
+    def client(self) -> http_source.PagedClient:
+        return source_client(self.dataset)
+
+    @property
+    def location(self) -> str:
+        return self.client.date_url(self.day)
+
+    def exists(self) -> bool:
+        try:
+            return self.client.published(self.day)
+        except EtlError:  # raised again, by bronze's run
+            return True
+
+
+class HttpLandingTask(LandingTask):
+    """One date of an HTTP API's pages; only ever read."""
+
+    def complete(self) -> bool:
+        present = self.output().exists()
+        if not present:
+            log.error("not published yet (HTTP 404): %s", self.output().location)
+        return present
+
+    def output(self) -> PagesTarget:
+        if self.source:
+            raise UsageError(f"{self.dataset.folder} lands from its HTTP API; "
+                             f"no --input file can stand in for it")
+        return PagesTarget(self.dataset, self.date)
+
+
+class HttpBronzeTask(BronzeTask):
+    """Lands every page of the date as it arrived, plus a manifest written last.
+
+    The pages are fetched first, all of them: a failure lands nothing. A page
+    silver will refuse still lands (bronze is the evidence), as a landing
+    file does.
+    """
+
+    def run(self) -> None:
+        landing, outputs = self.input(), self.output()
+        pages = landing.client.pages(self.date)  # or the error the existence check met
+        data = http_source.join_pages(pages)
+        outputs["file"].write_bytes(data)
+        rows = http_source.count_records(pages, self.dataset.source.records)
+        manifest = {
+            "dataset": self.dataset.folder,
+            "date": self.date.isoformat(),
+            "source_name": self.dataset.landing_name(self.date),
+            "source_path": landing.location,
+            "url": landing.location,
+            "pages": http_source.describe(pages),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "rows": rows,
+            "fetched_at": pages[-1].fetched_at,
+            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        outputs["manifest"].write_bytes(json.dumps(manifest, indent=2).encode() + b"\n")
+        self.report(f"landed {len(pages)} page(s), {rows} rows", 100)
+
+
+class PagesSilverTask(SilverTask):
+    """Typed, validated rows from the landed pages; a page breaking the contract fails the date."""
+
+    def output(self) -> Dict[str, ParquetTarget]:
+        folder = self.dataset.folder
+        return {"silver": self.lake_target(ParquetTarget, layout.parquet_file("silver", folder,
+                                                                              self.date),
+                                           layout.stage_folder("silver", folder))}
+
+    def run(self) -> None:
+        landed = self.input()
+        described = json.loads(landed["manifest"].read_bytes())["pages"]
+        bodies = http_source.split_pages(landed["file"].read_bytes(),
+                                         [page["bytes"] for page in described],
+                                         landed["file"].location)
+        pages = [(page["page"], page["url"], body) for page, body in zip(described, bodies)]
+        silver = self.dataset.source.read(pages, self.date)
+        self.output()["silver"].write(silver)
+        self.report(f"{len(pages)} page(s) read, {silver.num_rows} rows in silver", 100)
+
+
 class Source(NamedTuple):
-    """One input of a gold task: which silver, of which dataset, over which window."""
+    """One input of a gold task: which silver (or gold table), of which dataset, which window."""
 
     input: Input
     dataset: Dataset
-    silver_task: type
+    silver_task: type  # the dataset's silver task, or the task of its gold table ``input.gold``
     own: bool  # the gold table's own dataset: ``--input`` reaches it
+
+    def read(self, found, columns):
+        """The input's columns from the output of one of its tasks."""
+        return (found if self.input.gold is not None else found["silver"]).read(columns)
 
 
 class GoldTask(DatedTask):
@@ -352,7 +471,7 @@ class GoldTask(DatedTask):
             columns = input_columns(source.dataset, source.input)
             days = []
             for day, inputs in zip(source.input.window.dates(self.date), found[source.input.name]):
-                days.append((day, inputs["silver"].read(columns)))
+                days.append((day, source.read(inputs, columns)))
                 done += 1
                 self.progress(f"read {done} of {total} days of silver", int(90 * done / total))
             one_day = isinstance(source.input.window, Day)
@@ -377,18 +496,23 @@ def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
                           __doc__=doc.format(base.__doc__.split(".")[0]))
         return type(name, (base,), attributes)
 
-    classes = {f"Landing{code}": define(f"Landing{code}", LandingTask)}
-    classes[f"Bronze{code}"] = define(f"Bronze{code}", BronzeTask,
+    landing, bronze, silver = ((HttpLandingTask, HttpBronzeTask, PagesSilverTask)
+                               if dataset.source is not None else
+                               (LandingTask, BronzeTask, SilverTask))
+    classes = {f"Landing{code}": define(f"Landing{code}", landing)}
+    classes[f"Bronze{code}"] = define(f"Bronze{code}", bronze,
                                       requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))
-    classes[f"Silver{code}"] = define(f"Silver{code}", SilverTask,
+    classes[f"Silver{code}"] = define(f"Silver{code}", silver,
                                       bronze_task=classes[f"Bronze{code}"])
     for table in dataset.gold:
         sources = []
         for source in inputs(dataset, table):
             own = source.dataset == dataset.folder
             of = dataset if own else DATASETS[source.dataset]
-            silver = classes[f"Silver{code}"] if own else TASKS[f"Silver{of.code}"]
-            sources.append(Source(source, of, silver, own))
+            known = classes if own else TASKS
+            read = known[of.gold_table(source.gold).task if source.gold is not None
+                         else f"Silver{of.code}"]
+            sources.append(Source(source, of, read, own))
         classes[table.task] = define(table.task, GoldTask, table=table, sources=tuple(sources))
     return classes
 

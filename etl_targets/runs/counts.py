@@ -76,7 +76,10 @@ def _count(task) -> StageCount:
                           sha256=manifest["sha256"], source=manifest["source_path"])
     if isinstance(task, SilverTask):
         outputs = task.output()
-        rows, rejects = outputs["silver"].num_rows(), outputs["rejects"].num_rows()
+        rows = outputs["silver"].num_rows()
+        if "rejects" not in outputs:  # a dataset landing from an HTTP API has none
+            return StageCount("silver", day, rows, outputs["silver"].location)
+        rejects = outputs["rejects"].num_rows()
         landed = json.loads(task.input()["manifest"].read_bytes()).get("rows")
         duplicates = None if landed is None else landed - rejects - rows
         return StageCount("silver", day, rows, outputs["silver"].location, rejects=rejects,
