@@ -26,7 +26,7 @@ from support.paths import SAMPLE_LANDING
 
 DAY = dt.date(2026, 1, 27)
 #: big enough that bronze streams it in several parts (S3) and takes a while (local)
-COPIES = {"local": 6000, "s3": 1500}
+COPIES = {"local": 2500, "s3": 700}
 
 
 def big_landing(root: Path, copies: int) -> Path:

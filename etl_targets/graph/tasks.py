@@ -300,7 +300,7 @@ class SilverTask(DatedTask):
     def run(self) -> None:
         name = self.dataset.landing_name(self.date)
         landed = self.input()["file"]
-        size = fileinfo.size(context.current().info(landed.area, landed.path, landed.listing_prefix))
+        size = context.current().known_size(landed.area, landed.path, landed.listing_prefix)
         with landed.open_binary() as handle:
             def parsed(rows: int) -> None:
                 share = min(99, int(100 * handle.tell() / size)) if size else 0

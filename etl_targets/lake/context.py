@@ -28,7 +28,7 @@ import io
 import os
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Set, Tuple
 
-from etl_targets.lake import storage
+from etl_targets.lake import fileinfo, storage
 
 DEFAULT_CACHE_BYTES = 512 << 20
 #: decoded tables kept per build: two months of one dataset's silver
@@ -142,6 +142,20 @@ class BuildContext:
             if found is not None:
                 return found
         return storage.file_info(area.fs, path)
+
+    def known_size(self, area: Area, path: str, prefix: Optional[str]) -> Optional[int]:
+        """The file's size if this build already knows it (held bytes, a listing); never asks.
+
+        For progress reports, which must not cost a request per task.
+        """
+        held = self._held(area.key(path))
+        if held is not None:
+            return len(held)
+        if self.uses_listings and prefix is not None:
+            found = self._listing(area, prefix).get(area.key(path))
+            if found is not None:
+                return fileinfo.size(found)
+        return None
 
     def scheduling_done(self) -> None:
         """From now on other processes may write: an unseen path is checked for real."""

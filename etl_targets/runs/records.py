@@ -3,9 +3,10 @@
 * ``_ops/manifests/<pipeline>/<pipeline>-YYYY-MM-DD.json``: one per business
   date, describing the data published for that date (its own stages' row
   counts and outputs, the landing files read, the run that built it). A
-  run that builds nothing for the date (a no-op rerun) or fails for it
-  leaves that description as it is and only updates ``last_attempt``; a
-  date that never succeeded gets the failed attempt as its manifest;
+  run that builds nothing for the date (a no-op rerun) leaves it untouched
+  (a no-op year costs no request here); a run that fails for the date
+  keeps that description and only updates ``last_attempt``; a date that
+  never succeeded gets the failed attempt as its manifest;
 * ``_ops/latest/<pipeline>.json``: the record of the last *successful*
   run;
 * ``_ops/runs/<pipeline>/<started>-<run_id>.json``: one object per run, never
@@ -62,8 +63,13 @@ def publish_run(lake: Area, record: dict, days: List[dt.date]) -> List[str]:
     """
     pipeline = record["pipeline"]
     written = {lake.join(runs_folder(pipeline), f"{record['run_id']}.json"): record}
+    built = {stage["date"] for stage in record.get("stages", [])}
     for day in days:
         path = lake.join(manifest_path(pipeline, day))
+        if record["status"] == "success":
+            if day.isoformat() in built:  # a new description: nothing to keep from the old one
+                written[path] = date_manifest(record, day, None)
+            continue  # a date built earlier keeps its manifest untouched (no read, no write)
         written[path] = date_manifest(record, day, _read_json(lake, path))
     if record["status"] == "success":
         written[lake.join(latest_path(pipeline))] = record
