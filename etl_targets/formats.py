@@ -16,7 +16,11 @@ import pyarrow.parquet as pq
 from etl_targets.errors import ContractError
 
 BOM = b"\xef\xbb\xbf"
-HEADER_SCAN_LIMIT = 1 << 20
+#: Read size while looking for the end of the header row.
+HEADER_CHUNK = 1 << 20
+#: The longest header row read (a legal header may be megabytes: huge unknown
+#: column names); beyond it the file is refused rather than held in memory.
+HEADER_SCAN_LIMIT = 64 << 20
 #: pyarrow CSV block size: large enough to be fast, small enough that one
 #: block of text columns stays a small fraction of a day's typed table.
 CSV_BLOCK_SIZE = 8 << 20
@@ -45,17 +49,29 @@ def read_csv_header(handle: BinaryIO, source: str) -> List[str]:
     Blank lines before the header are skipped and a UTF-8 byte-order mark is
     dropped. Reading the header ourselves lets pyarrow parse the body with
     positional names, so header matching (trim, case-fold, any order) stays
-    in the dataset layer.
+    in the dataset layer. The file is read a chunk at a time until the
+    header row ends, so a header of any legal length (up to
+    :data:`HEADER_SCAN_LIMIT`) is read whole, and fields of any length too.
 
     Raises:
-        ContractError: no header, or a header that is not valid UTF-8.
+        ContractError: no header, a header that is not valid UTF-8, or one
+            longer than :data:`HEADER_SCAN_LIMIT`.
     """
     start = handle.tell()
-    data = handle.read(HEADER_SCAN_LIMIT)
-    skip = len(BOM) if data.startswith(BOM) else 0
-    position = skip
+    data, position, scanned = bytearray(), 0, 0
     while True:
-        newline = data.find(b"\n", position)
+        newline = data.find(b"\n", max(position, scanned))
+        if newline < 0:
+            scanned = len(data)
+            chunk = handle.read(HEADER_CHUNK) if len(data) < HEADER_SCAN_LIMIT else b""
+            if chunk:
+                data += chunk
+                if position == 0 and data.startswith(BOM):
+                    position = len(BOM)
+                continue
+            if len(data) >= HEADER_SCAN_LIMIT:
+                raise ContractError(source, f"has a header row longer than "
+                                            f"{HEADER_SCAN_LIMIT >> 20} MiB")
         end = len(data) if newline < 0 else newline + 1
         line = data[position:end]
         if line.strip():
@@ -68,10 +84,19 @@ def read_csv_header(handle: BinaryIO, source: str) -> List[str]:
     except UnicodeDecodeError:
         raise ContractError(source, "is not valid UTF-8 (in the header row)") from None
     handle.seek(start + end)
+    return _header_fields(text, source)
+
+
+def _header_fields(text: str, source: str) -> List[str]:
+    """The header's fields, RFC 4180 quoting, however long (the csv module's limit is 128 KiB)."""
+    limit = csv.field_size_limit()
     try:
+        csv.field_size_limit(max(limit, len(text) + 1))
         return next(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
         raise ContractError(source, f"has a malformed header row: {exc}") from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,

@@ -32,7 +32,8 @@ from etl_targets.datasets.base import (MONTH_TO_DATE, Dataset, DeclarationError,
 from etl_targets.datasets.fx import SCHEMA as FX_SCHEMA, read_rates
 from etl_targets.datasets.revenue import SCHEMA as USD_SCHEMA, so_revenue_usd
 from etl_targets.errors import ConfigError, ContractError
-from etl_targets.graph.tasks import HttpBronzeTask, HttpLandingTask, PagesSilverTask, make_tasks
+from etl_targets.graph.http_tasks import HttpBronzeTask, HttpLandingTask, PagesSilverTask
+from etl_targets.graph.tasks import make_tasks
 from etl_targets.lake.http_source import retry_after
 
 from support.cli import explain, luigi_argv, run_command

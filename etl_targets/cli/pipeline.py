@@ -93,10 +93,12 @@ def run_pipeline(args, datasets) -> int:
     }
     log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, dates[-1],
                                                   settings.env)
-    with run_log(log_file, run_id):
+    with run_log(log_file, run_id) as log_error:
         _banner(console, dataset, record, args)
         log.info("run %s started: %s", run_id, record)
         try:
+            if log_error is not None:  # no log file: nothing runs, the failure is recorded
+                raise log_error
             code = _build(args, dataset, dates, settings, console, record)
         except EtlError as exc:
             log.exception("run failed")
@@ -151,6 +153,9 @@ def _build(args, dataset, dates, settings, console, record) -> int:
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
                            listener=progress)
     code = report(outcome, console, record, tasks, dates)
+    if outcome.not_attempted:  # the build stops at its first window with a failed task
+        record["dates_not_attempted"] = sorted({t.date.isoformat() for t in outcome.not_attempted})
+        log.warning("not attempted after the failure: %s", record["dates_not_attempted"])
     if source:
         _record_input(record, source, dates[0])
     return code

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from etl_targets.datasets.base import Day, Dataset, GoldFunction, GoldTable, Input
 from etl_targets.datasets.expressions import Expr, columns as read_columns, evaluate, type_of
 from etl_targets.datasets.silver import deduplicate
+from etl_targets.errors import ContractError
 
 DAY_COLUMN = "__day__"
 #: the one input of a declarative gold table: its dataset's silver
@@ -124,9 +125,31 @@ def aggregate(dataset: Dataset, table: GoldTable, silver: pa.Table, day: dt.date
         value = grouped.column(f"__m{index}_{measure.function}")
         if measure.function == "sum":  # a sum over no rows is 0
             value = pc.fill_null(value, pa.scalar(0, value.type))
-        columns.append(pc.cast(value, schema.field(measure.name).type))  # checked: overflow raises
+        columns.append(_fitted(value, schema.field(measure.name).type, table, measure.name,
+                               day, grouped.select(keys)))
     result = pa.table(columns, schema=schema)
     return result.sort_by([(k, "ascending") for k in keys])
+
+
+def _fitted(value: pa.Array, kind: pa.DataType, table: GoldTable, measure: str, day,
+            groups: pa.Table) -> pa.Array:
+    """``value`` cast to its declared type; a sum too large for it names the table, date and group.
+
+    Raises:
+        ContractError: the first group whose value does not fit, in one line.
+    """
+    try:
+        return pc.cast(value, kind)  # checked: overflow raises
+    except pa.ArrowInvalid:
+        for row in range(len(value)):  # the failure path only: find the group to name
+            try:
+                pc.cast(value.slice(row, 1), kind)
+            except pa.ArrowInvalid:
+                group = ", ".join(f"{k}={v}" for k, v in groups.slice(row, 1).to_pylist()[0].items())
+                raise ContractError(f"gold {table.name}" + (f" for {day}" if day else ""),
+                                    f"{measure} of group ({group}) is {value[row].as_py()}, "
+                                    f"too large for {kind}") from None
+        raise
 
 
 def _measured(measure, silver: pa.Table, day) -> pa.Array:

@@ -5,7 +5,9 @@ CLI needs and stock luigi lacks: a :class:`BuildContext` current for the
 whole build (one listing per stage, absence trusted only while scheduling),
 a worker that reports each status change (for progress bars), and the
 one-line error of every failed task, fetched from the scheduler so it works
-with any number of worker processes and with ``luigid``.
+with any number of worker processes and with ``luigid`` - and of every task
+whose ``complete()`` raised while scheduling, which luigi reports only as
+"failed scheduling".
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
 from etl_targets.errors import SchedulerUnavailable
+from etl_targets.graph import windows
 from etl_targets.lake import context as contexts
 from etl_targets.lake.context import BuildContext
 
@@ -45,6 +48,8 @@ class _ContextWorker(luigi.worker.Worker):
         super().__init__(*args, **kwargs)
         self._build_context = build_context
         self._listener = listener
+        #: task_id -> (task, traceback) of every complete() that raised while scheduling
+        self.complete_errors: Dict[str, tuple] = {}
 
     def run(self):
         # Scheduling is over: from here on other processes may write.
@@ -55,8 +60,21 @@ class _ContextWorker(luigi.worker.Worker):
     # status change of every task (events fire in forked children); no public hook.
     def _add_task(self, *args, **kwargs):
         super()._add_task(*args, **kwargs)
+        if kwargs["status"] == luigi.scheduler.DONE:
+            # Its outputs exist, wherever it ran: later windows, and worker
+            # processes forked from here on, need not ask storage.
+            task = self._scheduled_tasks.get(kwargs["task_id"])
+            if task is not None:
+                pass  # EXPERIMENT
         if self._listener is not None:
             self._listener(kwargs["task_id"], kwargs["status"])
+
+    # Private: where luigi hands over a complete() that raised (a StorageError
+    # from a listing, say), as traceback text; its public DEPENDENCY_MISSING
+    # event carries no error. A public "dependency error" event would replace it.
+    def _log_complete_error(self, task, tb):
+        super()._log_complete_error(task, tb)
+        self.complete_errors[task.task_id] = (task, tb)
 
 
 # Private base: luigi.build's public worker_scheduler_factory argument expects
@@ -89,20 +107,31 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
                               listener=self._listener, **extra)
 
 
+#: luigi statuses after which a backfill goes on with its next window
+#: (MISSING_EXT: a missing landing file holds back only the dates needing it)
+_GOES_ON = (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY,
+            luigi.LuigiStatusCode.MISSING_EXT)
+
+
 @dataclasses.dataclass
 class BuildOutcome:
-    """What one build did.
+    """What one build did, over all its windows.
 
     Attributes:
-        result: luigi's own detailed summary; None when every requested
-            task was already complete and luigi had nothing to schedule.
+        result: luigi's own detailed summary of the last window luigi ran;
+            None when every requested task was already complete and luigi
+            had nothing to schedule.
         ran: tasks this worker saw go from pending to DONE in this build.
-        failures: failed task -> its one-line error.
+        failures: failed task -> its one-line error; a task whose
+            ``complete()`` raised (storage that cannot be read) is one too.
         missing: external input tasks that were absent.
         context: the build's context (holds dry-run output).
         done_elsewhere: with a central scheduler, luigi reports tasks other
             workers ran as "not granted run permission"; True when every
             requested task turned out complete after all.
+        windows: the luigi builds run (see :mod:`etl_targets.graph.windows`).
+        not_attempted: requested tasks of the windows after the one that
+            failed, which were never scheduled.
     """
 
     result: Optional[LuigiRunResult]
@@ -111,6 +140,8 @@ class BuildOutcome:
     missing: List[luigi.Task]
     context: BuildContext
     done_elsewhere: bool = False
+    windows: int = 0
+    not_attempted: List[luigi.Task] = dataclasses.field(default_factory=list)
 
     @property
     def status(self) -> luigi.LuigiStatusCode:
@@ -122,12 +153,42 @@ class BuildOutcome:
             return "every requested task was already complete"
         return self.result.one_line_summary
 
+    @property
+    def stops(self) -> bool:
+        """True when a task failed or did not run: what ends a build after its window."""
+        return bool(self.failures) or not (self.done_elsewhere or self.status in _GOES_ON)
+
+    def add(self, window: "BuildOutcome") -> None:
+        """Takes in the outcome of one window, the next in date order."""
+        self.result = window.result
+        self.ran.extend(window.ran)
+        self.failures.update(window.failures)
+        known = {task.task_id for task in self.missing}
+        self.missing.extend(task for task in window.missing if task.task_id not in known)
+        self.done_elsewhere = not window.stops and (self.done_elsewhere or window.done_elsewhere)
+        self.windows += 1
+
 
 def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
           scheduler_host: Optional[str] = None, scheduler_port: Optional[int] = None,
           dry_run: bool = False, listener: Optional[TaskListener] = None,
           build_context: Optional[BuildContext] = None) -> BuildOutcome:
-    """Builds ``tasks`` (and whatever upstream is missing).
+    """Builds ``tasks`` (and whatever upstream is missing), window by window.
+
+    A long range is scheduled in windows of consecutive dates, earliest
+    first, one ``luigi.build`` each (:mod:`etl_targets.graph.windows`), so
+    every date costs the same however many there are. One context serves
+    every window: the listings taken at the start, plus what earlier windows
+    completed, answer existence while a window schedules (with a central
+    scheduler the lake is listed afresh per window, since other machines
+    write it too). A window that luigi's listings prove complete is not
+    handed to luigi, and when all are, luigi is not even started.
+
+    The first window with a failed task ends the build, reported as that
+    failure; the later windows would only retry it, as their inputs include
+    its outputs. A missing landing file holds back only the dates that need
+    it, as in one luigi build: later windows still run (except with a
+    central scheduler, see below).
 
     Args:
         tasks: the requested tasks.
@@ -138,7 +199,8 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
             a dry run, which always schedules in-process.
         scheduler_port: the ``luigid`` port (luigi.cfg default otherwise).
         dry_run: run everything in memory; nothing reaches the lake.
-        listener: called with (task_id, status) on every status change.
+        listener: called with (task_id, status) on every status change; the
+            tasks of a window found complete without luigi are reported DONE.
         build_context: a prepared context (tests); a fresh one by default.
 
     Raises:
@@ -157,21 +219,61 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
             options["scheduler_port"] = scheduler_port
     if central:
         check_scheduler(luigi.interface.core(**options))
-    factory = _Factory(build_context, listener, keep_alive=central)
+    outcome = BuildOutcome(None, [], {}, [], context=build_context)
     with contexts.use(build_context):
         # A listing failure raises StorageError here, never reads as "absent".
         build_context.prefetch(_output_prefixes(tasks))
         if not central and all(task.complete() for task in tasks):
             # The no-op rerun: the listings already prove it, luigi has nothing to do.
-            return BuildOutcome(None, [], {}, [], context=build_context)
+            return outcome
         if options["workers"] > 1:
             _warm_up_before_fork()
-        result = luigi.build(list(tasks), worker_scheduler_factory=factory,
-                             detailed_summary=True, **options)
+        _build_windows(windows.split(tasks), options, outcome, listener, central)
+    return outcome
+
+
+def _build_windows(parts, options, outcome: BuildOutcome, listener, central: bool) -> None:
+    """Builds the windows in date order into ``outcome``, until one ends the build."""
+    build_context = outcome.context
+    for number, window in enumerate(parts):
+        if not central and all(task.complete() for task in window):
+            for task in window:  # what luigi would report: complete, nothing to run
+                if listener is not None:
+                    listener(task.task_id, "DONE")
+            continue
+        part = _build_window(window, options, build_context, listener, central)
+        outcome.add(part)
+        # With luigid a missing input ends the build too: a keep-alive worker
+        # waits max_keep_alive_idle_duration for tasks that can never run, and
+        # every later window with a gap would wait as long again.
+        if part.stops or (central and part.missing):
+            outcome.not_attempted = [task for later in parts[number + 1:] for task in later]
+            return
+        build_context.next_window(relist=central)
+        if central and number + 1 < len(parts):
+            build_context.prefetch(_output_prefixes(parts[number + 1]))
+
+
+def _build_window(tasks, options, build_context, listener, central):
+    """One ``luigi.build`` of one window, and what it did."""
+    factory = _Factory(build_context, listener, keep_alive=central)
+    result = luigi.build(list(tasks), worker_scheduler_factory=factory,
+                         detailed_summary=True, **options)
     outcome = BuildOutcome(result, *_statuses(result, factory.scheduler), context=build_context)
+    for task, trace in getattr(result.worker, "complete_errors", {}).values():
+        # luigi only says "failed scheduling"; the error is what the operator needs.
+        outcome.failures.setdefault(task, _last_line(trace, task.task_id))
     if central and result.status == luigi.LuigiStatusCode.NOT_RUN and not outcome.failures:
         outcome.done_elsewhere = _wait_for_other_workers(factory.scheduler, tasks)
     return outcome
+
+
+def _outputs(tasks):
+    """(area, path) of every lake or landing output of ``tasks``."""
+    for task in tasks:
+        for target in luigi.task.flatten(task.output()):
+            if getattr(target, "area", None) is not None:
+                yield target.area, target.path
 
 
 def check_scheduler(core, deadline: float = SCHEDULER_DEADLINE,
@@ -293,7 +395,12 @@ def _one_line_error(scheduler, task_id: str) -> str:
         explanation = json.loads(explanation)
     except (TypeError, ValueError):
         pass
-    lines = [line.strip() for line in str(explanation).splitlines() if line.strip()]
+    return _last_line(str(explanation), task_id)
+
+
+def _last_line(trace: str, task_id: str) -> str:
+    """A traceback's last line, without the class name when it is one of ours."""
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
     if not lines:
         return f"{task_id} failed (see the log file)"
     last = lines[-1]

@@ -39,7 +39,7 @@ import luigi
 import luigi.task_register
 
 from etl_targets import config
-from etl_targets.lake import context, fileinfo, http_source, layout, storage
+from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
 from etl_targets.datasets import DATASETS, external
 from etl_targets.datasets import register as register_declaration
@@ -48,7 +48,7 @@ from etl_targets.datasets.base import Day, Dataset, DeclarationError, Input
 from etl_targets.datasets.gold import combine, compute, input_columns, inputs
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
-from etl_targets.errors import ContractError, EtlError, UsageError
+from etl_targets.errors import ContractError, EtlError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
@@ -207,6 +207,7 @@ class BronzeTask(DatedTask):
     def run(self) -> None:
         source, outputs = self.input(), self.output()
         name = self.dataset.landing_name(self.date)
+        storage.check_inside(source.area.fs, source.path, source.area.path)  # no link out of landing
         found = context.current().info(source.area, source.path, source.listing_prefix)
         sha256, size, rows = self._land(source, outputs["file"], name, fileinfo.size(found))
         manifest = {
@@ -323,116 +324,6 @@ class SilverTask(DatedTask):
                                       f"rejects: {rejects}")
 
 
-# --- datasets landing from an HTTP API (Dataset.source) -----------------------
-
-
-def source_client(dataset: Dataset) -> http_source.PagedClient:
-    """The build's client of the dataset's HTTP source: its breaker lasts as long as the build."""
-    source = dataset.source
-    settings = config.http_source(source.url_key, source.token_variable, source.section)
-    return http_source.client(context.current(), settings, source.path, dataset.folder,
-                              source.next_page)
-
-
-class PagesTarget(luigi.Target):
-    """One date of an HTTP source: there once the API serves its page 1 (a 404: not yet).
-
-    An API that cannot be asked (retries spent, its circuit open, no token)
-    has not said "not found", so the date is not a missing input; raised
-    here, luigi would only report "failed scheduling". The date goes on to
-    bronze instead, which needs the pages and fails with that very error
-    (failure marker, exit 5) without asking the API again. Never listed
-    (``listing_prefix`` None): ``status`` does not call the API.
-    """
-
-    listing_prefix = None
-
-    def __init__(self, dataset: Dataset, day: dt.date):
-        self.dataset, self.day = dataset, day
-
-    @property
-    def client(self) -> http_source.PagedClient:
-        return source_client(self.dataset)
-
-    @property
-    def location(self) -> str:
-        return self.client.date_url(self.day)
-
-    def exists(self) -> bool:
-        try:
-            return self.client.published(self.day)
-        except EtlError:  # raised again, by bronze's run
-            return True
-
-
-class HttpLandingTask(LandingTask):
-    """One date of an HTTP API's pages; only ever read."""
-
-    def complete(self) -> bool:
-        present = self.output().exists()
-        if not present:
-            log.error("not published yet (HTTP 404): %s", self.output().location)
-        return present
-
-    def output(self) -> PagesTarget:
-        if self.source:
-            raise UsageError(f"{self.dataset.folder} lands from its HTTP API; "
-                             f"no --input file can stand in for it")
-        return PagesTarget(self.dataset, self.date)
-
-
-class HttpBronzeTask(BronzeTask):
-    """Lands every page of the date as it arrived, plus a manifest written last.
-
-    The pages are fetched first, all of them: a failure lands nothing. A page
-    silver will refuse still lands (bronze is the evidence), as a landing
-    file does.
-    """
-
-    def run(self) -> None:
-        landing, outputs = self.input(), self.output()
-        pages = landing.client.pages(self.date)  # or the error the existence check met
-        data = http_source.join_pages(pages)
-        outputs["file"].write_bytes(data)
-        rows = http_source.count_records(pages, self.dataset.source.records)
-        manifest = {
-            "dataset": self.dataset.folder,
-            "date": self.date.isoformat(),
-            "source_name": self.dataset.landing_name(self.date),
-            "source_path": landing.location,
-            "url": landing.location,
-            "pages": http_source.describe(pages),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "rows": rows,
-            "fetched_at": pages[-1].fetched_at,
-            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        outputs["manifest"].write_bytes(json.dumps(manifest, indent=2).encode() + b"\n")
-        self.report(f"landed {len(pages)} page(s), {rows} rows", 100)
-
-
-class PagesSilverTask(SilverTask):
-    """Typed, validated rows from the landed pages; a page breaking the contract fails the date."""
-
-    def output(self) -> Dict[str, ParquetTarget]:
-        folder = self.dataset.folder
-        return {"silver": self.lake_target(ParquetTarget, layout.parquet_file("silver", folder,
-                                                                              self.date),
-                                           layout.stage_folder("silver", folder))}
-
-    def run(self) -> None:
-        landed = self.input()
-        described = json.loads(landed["manifest"].read_bytes())["pages"]
-        bodies = http_source.split_pages(landed["file"].read_bytes(),
-                                         [page["bytes"] for page in described],
-                                         landed["file"].location)
-        pages = [(page["page"], page["url"], body) for page, body in zip(described, bodies)]
-        silver = self.dataset.source.read(pages, self.date)
-        self.output()["silver"].write(silver)
-        self.report(f"{len(pages)} page(s) read, {silver.num_rows} rows in silver", 100)
-
-
 class Source(NamedTuple):
     """One input of a gold task: which silver (or gold table), of which dataset, which window."""
 
@@ -496,9 +387,14 @@ def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
                           __doc__=doc.format(base.__doc__.split(".")[0]))
         return type(name, (base,), attributes)
 
-    landing, bronze, silver = ((HttpLandingTask, HttpBronzeTask, PagesSilverTask)
-                               if dataset.source is not None else
-                               (LandingTask, BronzeTask, SilverTask))
+    if dataset.source is not None:
+        # Imported here: the HTTP variants extend this module's classes.
+        from etl_targets.graph import http_tasks
+
+        landing, bronze, silver = (http_tasks.HttpLandingTask, http_tasks.HttpBronzeTask,
+                                   http_tasks.PagesSilverTask)
+    else:
+        landing, bronze, silver = LandingTask, BronzeTask, SilverTask
     classes = {f"Landing{code}": define(f"Landing{code}", landing)}
     classes[f"Bronze{code}"] = define(f"Bronze{code}", bronze,
                                       requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))

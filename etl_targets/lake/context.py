@@ -28,6 +28,7 @@ import io
 import os
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Set, Tuple
 
+from etl_targets.errors import StorageError
 from etl_targets.lake import fileinfo, storage
 
 DEFAULT_CACHE_BYTES = 512 << 20
@@ -35,6 +36,8 @@ DEFAULT_CACHE_BYTES = 512 << 20
 TABLES_KEPT = 64
 #: listings fetched at once by :meth:`BuildContext.prefetch`
 LISTING_THREADS = 8
+#: files fetched at once by :meth:`BuildContext.prefetch_reads`
+READ_THREADS = 8
 
 
 class Area:
@@ -100,6 +103,7 @@ class BuildContext:
         self._cache_bytes = cache_bytes if listings else 0
         self._cached_size = 0
         self._tables: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+        self._table_bytes: Dict[tuple, int] = {}  # Table.nbytes walks every buffer: once each
 
     # -- areas ---------------------------------------------------------------
 
@@ -118,7 +122,7 @@ class BuildContext:
         if key in self._seen or key in self._overlay:
             return True
         listed = self.uses_listings and prefix is not None
-        if listed and key in self._listing(area, prefix):
+        if listed and key in self._listed(area, path, prefix):
             return True
         if listed and self.trust_absence:
             return False
@@ -160,6 +164,40 @@ class BuildContext:
     def scheduling_done(self) -> None:
         """From now on other processes may write: an unseen path is checked for real."""
         self.trust_absence = False
+
+    def saw(self, files: Iterable[Tuple[Area, str]]) -> None:
+        """Files known to exist from now on: outputs of tasks luigi reported done.
+
+        A forked worker's writes never reach this process's memory; once the
+        task is done, its outputs are as good as seen, and every worker
+        process forked later inherits that knowledge instead of asking
+        storage (a HEAD per input on S3).
+        """
+        if self.uses_listings:
+            self._seen.update(area.key(path) for area, path in files)
+
+    def next_window(self, relist: bool = False) -> None:
+        """A backfill's next window is about to be scheduled: absence is trusted again.
+
+        What earlier windows completed was :meth:`saw`; any other file absent
+        from the listings is absent.
+
+        Args:
+            relist: forget the listings, so the next window lists afresh: with
+                a central scheduler other machines write the same lake.
+        """
+        if not self.uses_listings:
+            return
+        if relist:
+            self._listings.clear()
+        self.trust_absence = True
+
+    def _listed(self, area: Area, path: str, prefix: str) -> Dict[str, dict]:
+        """The listing that answers for ``path``; a failure names the file that was asked about."""
+        try:
+            return self._listing(area, prefix)
+        except StorageError as exc:
+            raise StorageError(f"cannot check {area.location(path)}: {exc}") from exc
 
     def _listing(self, area: Area, prefix: str) -> Dict[str, dict]:
         key = area.key(prefix)
@@ -211,6 +249,52 @@ class BuildContext:
         data = storage.read_bytes(area.fs, path)
         self._remember(key, data)
         return data
+
+    def prefetch_reads(self, targets: Iterable, columns=None) -> int:
+        """Fetches many files at once into the read cache, so the reads that follow wait for none.
+
+        A month-to-date table reads up to 31 silver files: one after the
+        other on S3 that is 31 round trips, fetched together about one. The
+        requests are exactly those the reads would make (one GET per file,
+        no HEAD): only files the reads would fetch are fetched (not those
+        this build holds as bytes, or decoded whole or with ``columns``),
+        and only files whose size the listings the build already holds tell
+        and that fit the cache (half of it in all), so that none is evicted
+        before it is read. Any other file is left to its read.
+
+        Args:
+            targets: lake targets (``area``, ``path``, ``listing_prefix``),
+                in the order they will be read.
+            columns: the columns the reads will decode (see :meth:`table`).
+
+        Returns:
+            how many files were fetched.
+
+        Raises:
+            StorageError: a file could not be read (its read would fail alike).
+        """
+        if not self.uses_listings:
+            return 0
+        wanted, budget = [], self._cache_bytes // 2
+        for target in targets:
+            area, path, prefix = target.area, target.path, target.listing_prefix
+            key = area.key(path)
+            if prefix is None or self._held(key) is not None or (key, ()) in self._tables \
+                    or (key, tuple(columns or ())) in self._tables:
+                continue
+            found = self._listings.get(area.key(prefix), {}).get(key)  # never a new listing
+            size = fileinfo.size(found) if found is not None else None
+            if size is None or size > self._cache_bytes // 4 or size > budget:
+                continue
+            budget -= size
+            wanted.append((area, path, key))
+        if len(wanted) < 2:
+            return 0  # nothing to overlap: a single file is fetched by its read
+        with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(wanted))) as pool:
+            fetched = list(pool.map(lambda one: storage.read_bytes(one[0].fs, one[1]), wanted))
+        for (_, _, key), data in zip(wanted, fetched):
+            self._remember(key, data)
+        return len(wanted)
 
     def open_input(self, area: Area, path: str) -> BinaryIO:
         """A binary reader; bytes this build already holds are not fetched again."""
@@ -277,18 +361,23 @@ class BuildContext:
 
     def _forget(self, key: str) -> None:
         for stale in [k for k in self._tables if k[0] == key]:
-            del self._tables[stale]
+            self._drop_table(stale)
         if key in self._cache:
             self._cached_size -= len(self._cache.pop(key))
 
     def _keep(self, key: tuple, table) -> None:
         """Bounded by count and by bytes: a backfill of big days must not pile up tables."""
-        self._tables.pop(key, None)
+        if key in self._tables:
+            self._drop_table(key)
         self._tables[key] = table
+        self._table_bytes[key] = table.nbytes
         while len(self._tables) > TABLES_KEPT or (
-                len(self._tables) > 1 and
-                sum(t.nbytes for t in self._tables.values()) > self._cache_bytes):
-            self._tables.popitem(last=False)
+                len(self._tables) > 1 and sum(self._table_bytes.values()) > self._cache_bytes):
+            self._drop_table(next(iter(self._tables)))
+
+    def _drop_table(self, key: tuple) -> None:
+        del self._tables[key]
+        del self._table_bytes[key]
 
     def _remember(self, key: str, data: bytes) -> None:
         if self.uses_listings:

@@ -17,12 +17,12 @@ It knows nothing of pandas, pyarrow, datasets or luigi.
 """
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
 import os
 import posixpath
-import re
 from typing import BinaryIO, Dict, Iterator, List, Optional, Set, Tuple
 
 import fsspec
@@ -33,6 +33,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from etl_targets.errors import StorageError
 from etl_targets.lake import leftovers
+from etl_targets.lake.redaction import redact, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +49,24 @@ WRITE_BLOCK_SIZE = 8 * 2**20
 COPY_CHUNK = 2**20
 
 
-
-
 def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
     """Opens the filesystem behind ``url`` and returns it with the bare path.
 
-    Credentials and endpoints are never passed here: s3fs takes them from
-    the standard AWS environment (``AWS_ENDPOINT_URL``, profiles, roles).
-    fsspec caches instances per protocol and options, and drops them in a
-    forked child, so thousands of targets share one filesystem.
+    Endpoints and credentials come from the standard AWS environment
+    (``AWS_ENDPOINT_URL``, profiles, roles), unless the URL carries a key
+    pair (``s3://KEY:SECRET@bucket/...``), which goes to s3fs as options and
+    never into the path (:mod:`etl_targets.lake.redaction`). fsspec caches
+    instances per protocol and options, and drops them in a forked child, so
+    thousands of targets share one filesystem.
 
     Raises:
         StorageError: for an unknown protocol or a malformed URL.
     """
+    bare, options = split_credentials(url)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **FILESYSTEM_OPTIONS)
+        fs, path = fsspec.core.url_to_fs(bare, **FILESYSTEM_OPTIONS, **options)
     except (ImportError, ValueError) as exc:
-        raise StorageError(f"cannot open {redact(url)}: {exc}") from exc
+        raise StorageError(f"cannot open {redact(url)}: {_reason(exc)}") from exc
     return fs, path.rstrip("/") or path
 
 
@@ -80,22 +82,28 @@ def location(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return redact(fs.unstrip_protocol(path))
 
 
-#: ``?X-Amz-Signature=...``, ``&token=...``: query values that are secrets
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&][^=&\s]*(?:signature|credential|token|secret|password|passwd|key|sig)[^=&\s]*=)"
-    r"[^&\s]+")
-
-
-def redact(url: str) -> str:
-    """Removes ``user:secret@`` and secret query values (presigned URLs) from a URL or message."""
-    if "@" not in url and "?" not in url and "&" not in url:
-        return url  # the usual case, asked thousands of times while luigi schedules
-    return _SECRET_QUERY.sub(r"\1REDACTED", re.sub(r"(?<=://)[^/@\s]+@", "", url))
-
-
 def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     """True for the local disk, where a same-folder rename is atomic."""
     return isinstance(fs, LocalFileSystem)
+
+
+def check_inside(fs: fsspec.AbstractFileSystem, path: str, root: str) -> None:
+    """Refuses a local file whose real location is outside ``root`` (a symbolic link out of it).
+
+    Reading through a link out of the landing area would copy into the lake
+    any file this process may read. A file that is its own root (``--input``,
+    named by hand) is where it says it is.
+
+    Raises:
+        StorageError: naming the file and where it leads.
+    """
+    if not is_local(fs) or path == root:
+        return
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    with contextlib.suppress(ValueError):  # another drive (Windows): outside
+        if os.path.commonpath([real, real_root]) == real_root:
+            return
+    raise StorageError(f"refusing {path}: a symbolic link to {real}, outside {root}")
 
 
 def _is_s3(fs: fsspec.AbstractFileSystem) -> bool:
@@ -112,9 +120,24 @@ def exists(fs: fsspec.AbstractFileSystem, path: str) -> bool:
     with _storage_errors("check", fs, path):
         try:
             fs.info(path)
-        except FileNotFoundError:
-            return False
+        except FileNotFoundError as exc:
+            if _absent(exc):
+                return False
+            raise
     return True
+
+
+def _absent(exc: FileNotFoundError) -> bool:
+    """Whether a FileNotFoundError means "not found".
+
+    fsspec's HTTP filesystem raises it for any failed request (a refused
+    connection, a 403, a 500), with the real error as its cause.
+    """
+    cause = exc.__cause__
+    status = getattr(cause, "status", None)  # aiohttp's ClientResponseError
+    if isinstance(status, int):
+        return status in (404, 410)
+    return isinstance(cause, FileNotFoundError) or not isinstance(cause, OSError)
 
 
 def file_info(fs: fsspec.AbstractFileSystem, path: str) -> dict:
@@ -139,14 +162,14 @@ def list_details(fs: fsspec.AbstractFileSystem, prefix: str) -> Dict[str, dict]:
     Raises:
         StorageError: when the listing fails for a reason other than absence.
     """
-    # fsspec's generic find() walks folders and skips unreadable ones unless
-    # told otherwise; object stores (s3fs) list natively and raise by themselves.
-    options = {} if _lists_natively(fs) else {"on_error": "raise"}
     with _storage_errors("list", fs, prefix):
         try:
-            return dict(fs.find(prefix, detail=True, **options))
-        except FileNotFoundError:
-            return {}
+            # Object stores (s3fs) list natively and raise by themselves.
+            return dict(fs.find(prefix, detail=True)) if _lists_natively(fs) else _walk(fs, prefix)
+        except FileNotFoundError as exc:
+            if _absent(exc):
+                return {}
+            raise
 
 
 def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
@@ -158,9 +181,35 @@ def list_files(fs: fsspec.AbstractFileSystem, prefix: str) -> Set[str]:
     return set(list_details(fs, prefix))
 
 
+def _walk(fs: fsspec.AbstractFileSystem, prefix: str) -> Dict[str, dict]:
+    """Every file below ``prefix``, folder by folder; a folder that cannot be read raises.
+
+    fsspec's generic ``find()`` skips an unreadable subfolder whatever
+    ``on_error`` says (its ``walk`` does not pass the option down): a
+    permission problem would read as "absent", then rebuild and overwrite.
+    """
+    found: Dict[str, dict] = {}
+    folders = [prefix]
+    while folders:
+        folder = folders.pop()
+        with _storage_errors("list", fs, folder):
+            try:
+                entries = fs.ls(folder, detail=True)
+            except FileNotFoundError as exc:
+                if folder == prefix or not _absent(exc):
+                    raise
+                continue  # removed while the walk went on: nothing there
+        for info in entries:
+            if info["type"] != "directory":
+                found[info["name"]] = info
+            elif info["name"].rstrip("/") != folder.rstrip("/"):
+                folders.append(info["name"])
+    return dict(sorted(found.items()))
+
+
 def _lists_natively(fs: fsspec.AbstractFileSystem) -> bool:
-    # private: fsspec has no public flag for "find() is one native listing", and
-    # s3fs's find() rejects the on_error option the generic walk needs.
+    # private: fsspec has no public flag for "find() is one native listing" (the
+    # generic find() is replaced by _walk, which never skips a folder it cannot read).
     return isinstance(fs, AsyncFileSystem) and type(fs)._find is not AsyncFileSystem._find
 
 
@@ -175,7 +224,9 @@ def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
         # s3fs: a ranged read skips the HEAD that a plain cat_file() makes to
         # split big reads across connections (measured: 1 request, not 2).
         return fs.cat_file(path, start=0)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if not _absent(exc):
+            raise StorageError(f"cannot read {location(fs, path)}: {_reason(exc.__cause__)}") from exc
         raise
     except Exception as exc:  # noqa: BLE001
         with contextlib.suppress(Exception):  # if this fails too, report the first error
@@ -245,20 +296,50 @@ def atomic_writer(fs: fsspec.AbstractFileSystem, path: str,
 @contextlib.contextmanager
 def _local_atomic(fs: LocalFileSystem, path: str) -> Iterator[BinaryIO]:
     folder, name = posixpath.split(path)
-    fs.makedirs(folder, exist_ok=True)
+    failures = functools.partial(_storage_errors, "write", fs, path, passes=())
+    with failures():  # a folder that is not writable: one error naming the file
+        fs.makedirs(folder, exist_ok=True)
     with _housekeeping(fs, folder):
         remove_abandoned_writes(fs, folder)
     temporary = posixpath.join(folder, leftovers.temporary_name(name))
     try:
-        with open(temporary, "wb") as handle:
+        with failures():
+            handle = _LocalTemporary(temporary, location(fs, path))
+        with handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)  # a rename within one folder: atomic on POSIX
+            with failures():
+                handle.flush()
+                os.fsync(handle.fileno())
+        with failures():
+            os.replace(temporary, path)  # a rename within one folder: atomic on POSIX
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+class _LocalTemporary(io.BufferedWriter):
+    """A local write's temporary file: a failed write (a full disk) is a StorageError naming
+    the destination, not a bare ``OSError`` among the caller's own exceptions."""
+
+    def __init__(self, temporary: str, destination: str):
+        super().__init__(io.FileIO(temporary, "wb"))
+        self._destination = destination
+
+    def write(self, data) -> int:
+        with self._failures():
+            return super().write(data)
+
+    def flush(self) -> None:
+        with self._failures():
+            super().flush()
+
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._destination}: {_reason(exc)}") from exc
 
 
 class _StreamingUpload(io.BufferedIOBase):
@@ -413,6 +494,11 @@ def _storage_errors(action: str, fs: fsspec.AbstractFileSystem, path: str,
     """Wraps every failure but ``passes`` in one StorageError naming the path (never swallowed)."""
     try:
         yield
+    except FileNotFoundError as exc:
+        if FileNotFoundError in passes and _absent(exc):
+            raise
+        raise StorageError(f"cannot {action} {location(fs, path)}: "
+                           f"{_reason(exc.__cause__ or exc)}") from exc
     except (StorageError, *passes):
         raise
     except Exception as exc:  # noqa: BLE001 - wrapped, never swallowed
