@@ -65,7 +65,7 @@ class _ContextWorker(luigi.worker.Worker):
             # processes forked from here on, need not ask storage.
             task = self._scheduled_tasks.get(kwargs["task_id"])
             if task is not None:
-                pass  # EXPERIMENT
+                self._build_context.saw(_outputs([task]))
         if self._listener is not None:
             self._listener(kwargs["task_id"], kwargs["status"])
 
