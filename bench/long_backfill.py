@@ -13,6 +13,10 @@ reported beside wall seconds: on a shared machine they drift less.
     .venv/bin/python bench/long_backfill.py --window 14      # another window size
     .venv/bin/python bench/long_backfill.py --window 0       # baseline: one luigi.build
 
+Every child imports a frozen copy of ``etl_targets`` (``bench/_work/long/code``,
+copied at start), so edits made while the bench runs cannot mix two
+versions into one table.
+
 ``--profile`` writes ``bench/_work/long/<dates>-<phase>.prof`` (cProfile)
 and prints the top functions by cumulative time. The check: the cold build
 of the longest range costs at most 1.1x per date what the one-year build
@@ -30,7 +34,9 @@ import sys
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
 WORK = os.path.join(BENCH, "_work", "long")
+CODE = os.path.join(WORK, "code")
 START = dt.date(2022, 1, 1)
 ROWS = 5
 LIMIT = 1.1  # per-date cost of the longest range / of one year
@@ -66,7 +72,10 @@ def child(spec: dict) -> dict:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(spec["profile"])
+    import etl_targets
+
     return {"wall": wall, "cpu": cpu, "ran": len(outcome.ran), "windows": outcome.windows,
+            "code": etl_targets.__file__,
             "failed": len(outcome.failures) + len(outcome.missing),
             "listings": outcome.context.listing_count,
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -89,12 +98,16 @@ def measure(dates: int, phase: str, land: str, args) -> dict:
     spec = {"dates": dates, "lake": lake, "landing": land, "window": args.window}
     if args.profile:
         spec["profile"] = os.path.join(WORK, f"{dates}-{phase}.prof")
-    env = {**os.environ, "LUIGI_CONFIG_PATH": os.path.join(os.path.dirname(BENCH), "luigi.cfg")}
+    env = {**os.environ, "LUIGI_CONFIG_PATH": os.path.join(REPO, "luigi.cfg"),
+           "PYTHONPATH": os.pathsep.join([CODE] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     done = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
                           capture_output=True, text=True, cwd=WORK, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    if not found["code"].startswith(CODE):
+        raise SystemExit(f"the child imported {found['code']}, not the frozen copy")
+    return found
 
 
 def top(path: str, lines: int = 25) -> None:
@@ -115,6 +128,9 @@ def main(argv=None) -> int:
         print(json.dumps(child(json.loads(args.child))))
         return 0
     os.makedirs(WORK, exist_ok=True)
+    shutil.rmtree(CODE, ignore_errors=True)
+    shutil.copytree(os.path.join(REPO, "etl_targets"), os.path.join(CODE, "etl_targets"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     sizes = [int(n) for n in args.dates.split(",")]
     land = landing(max(sizes))
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {ROWS} rows a day "
