@@ -19,10 +19,8 @@ The data are generated (``etl_targets.datasets.samples.so.generate``): 40 days f
 """
 
 import datetime as dt
-import os
 import re
 import shutil
-import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from support.env import cli_environment
 from support.lakes import GOLD_TABLES, contract_paths, partition, run_records
 from support.landing import landing_name
 from support.s3 import listings
+from support.terminal import run_on_a_terminal
 
 START = dt.date(2026, 1, 1)
 DAYS = 40
@@ -215,37 +214,6 @@ def test_backfill_reports_one_summary_line_when_not_on_a_terminal(copy_of_built_
     assert "\r" not in done.stdout + done.stderr
     end_lines = [line for line in done.stdout.splitlines() if line.startswith("== SUCCESS")]
     assert len(end_lines) == 1
-
-
-def run_on_a_terminal(args, env, cwd) -> "tuple[int, str]":
-    """Runs with stdout and stderr on a pseudo-terminal; returns (exit status, what it showed)."""
-    import pty
-    import threading
-
-    master, slave = pty.openpty()
-    shown = bytearray()
-
-    def drain():
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                return
-            if not chunk:
-                return
-            shown.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        process = subprocess.Popen(args, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                   stdout=slave, stderr=slave)
-        os.close(slave)
-        code = process.wait(timeout=180)
-        reader.join(timeout=10)
-    finally:
-        os.close(master)
-    return code, shown.decode(errors="replace")
 
 
 def test_backfill_on_a_terminal_shows_a_progress_bar(copy_of_built_lake):
