@@ -51,7 +51,7 @@ def child(spec: dict) -> dict:
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
     logging.basicConfig(level=logging.ERROR)
     from etl_targets.graph import runner, windows
-    from etl_targets.graph.tasks import GoldSO, GoldSOMTD
+    from etl_targets.graph.registry import GoldSO, GoldSOMTD
 
     if spec.get("window") == 0:  # the baseline: the whole range in one luigi.build
         windows.split = lambda tasks, size=None: [list(tasks)]

@@ -27,8 +27,8 @@ from etl_targets.datasets.base import (  # noqa: F401
     DAY, MONTH_TO_DATE, Column, Dataset, DeclarationError, Derived, GoldFunction, GoldTable,
     GroupRule, HttpSource, Input, Measure, RowRule, Trailing)
 from etl_targets.datasets.expressions import business_date, col, greatest, lit, total  # noqa: F401
-from etl_targets.graph.tasks import *  # noqa: F401,F403
-from etl_targets.graph.tasks import TASKS, load_datasets, register  # noqa: F401
+from etl_targets.graph.registry import *  # noqa: F401,F403
+from etl_targets.graph.registry import TASKS, load_datasets, register  # noqa: F401
 
 __version__ = "0.1.0"
 

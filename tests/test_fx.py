@@ -33,7 +33,7 @@ from etl_targets.datasets.fx import SCHEMA as FX_SCHEMA, read_rates
 from etl_targets.datasets.revenue import SCHEMA as USD_SCHEMA, so_revenue_usd
 from etl_targets.errors import ConfigError, ContractError
 from etl_targets.graph.http_tasks import HttpBronzeTask, HttpLandingTask, PagesSilverTask
-from etl_targets.graph.tasks import make_tasks
+from etl_targets.graph.registry import make_tasks
 from etl_targets.lake.http_source import retry_after
 
 from support.cli import explain, luigi_argv, run_command

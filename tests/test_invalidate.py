@@ -30,7 +30,8 @@ import pytest
 from etl_targets.datasets import DATASETS
 from etl_targets.errors import StorageError
 from etl_targets.graph import downstream
-from etl_targets.graph.tasks import TASKS, DatedTask
+from etl_targets.graph.registry import TASKS
+from etl_targets.graph.tasks import DatedTask
 from etl_targets.lake import storage
 from etl_targets.lake.targets import LakeTarget
 from support.cli import Run, etl_argv, run_command

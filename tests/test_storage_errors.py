@@ -353,7 +353,7 @@ def test_a_secret_seen_in_a_url_is_redacted_from_any_later_message():
 
 
 def test_task_ids_and_names_never_carry_url_credentials():
-    from etl_targets.graph.tasks import TASKS
+    from etl_targets.graph.registry import TASKS
 
     task = TASKS["GoldSO"](date=JAN_1, lake_root=f"s3://{KEY}:{QUOTED_SECRET}@b/lake",
                            landing_root=f"s3://{KEY}:{QUOTED_SECRET}@b/landing")

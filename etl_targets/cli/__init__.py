@@ -39,7 +39,7 @@ def build_parser(datasets) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs one command; returns its exit status."""
     from etl_targets.datasets import DATASETS
-    from etl_targets.graph.tasks import load_datasets
+    from etl_targets.graph.registry import load_datasets
 
     try:
         load_datasets()  # first: datasets declared outside the package get subcommands too

@@ -25,7 +25,7 @@ from etl_targets.dates import business_today, days_between, parse_date
 from etl_targets.errors import ConfigError, EtlError, MissingInputError
 from etl_targets.lake import context
 from etl_targets.datasets import Pipeline, pipelines
-from etl_targets.graph.tasks import gold_tasks
+from etl_targets.graph.registry import gold_tasks
 
 log = logging.getLogger("etl_targets")
 

@@ -18,7 +18,7 @@ import logging
 from typing import List, Optional, Sequence
 
 from etl_targets.graph import downstream, state
-from etl_targets.graph.tasks import TASKS
+from etl_targets.graph.registry import TASKS
 from etl_targets.lake import context, storage
 
 log = logging.getLogger("etl_targets")

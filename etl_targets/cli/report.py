@@ -17,7 +17,7 @@ import luigi
 
 from etl_targets.cli import exitcodes
 from etl_targets.dates import describe_dates
-from etl_targets.graph.tasks import TASKS
+from etl_targets.graph.registry import TASKS
 from etl_targets.lake import context, layout, storage
 from etl_targets.runs import anomalies
 from etl_targets.runs.counts import StageCount, published_counts, totals

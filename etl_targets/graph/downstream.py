@@ -25,7 +25,7 @@ from luigi.task import flatten
 from etl_targets.datasets.base import Dataset
 from etl_targets.dates import days_between
 from etl_targets.errors import EtlError, StorageError, UsageError
-from etl_targets.graph.tasks import TASKS, gold_tasks
+from etl_targets.graph.registry import TASKS, gold_tasks
 from etl_targets.lake import context, storage
 from etl_targets.lake.context import Area
 
@@ -104,7 +104,7 @@ def candidate_tasks(dates: Sequence[dt.date], roots: Mapping[str, str],
         dates: the invalidated dates.
         roots: ``lake_root`` and ``landing_root``, as every task takes them.
         classes: the task classes (each takes ``date`` and the roots); default
-            every registered one, :data:`etl_targets.graph.tasks.TASKS`.
+            every registered one, :data:`etl_targets.graph.registry.TASKS`.
         horizon: days after the last date that are considered.
     """
     classes = TASKS.values() if classes is None else classes

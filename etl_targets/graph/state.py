@@ -35,7 +35,8 @@ from luigi.task import flatten
 
 from etl_targets.datasets.base import Dataset
 from etl_targets.dates import describe_dates
-from etl_targets.graph.tasks import TASKS, BronzeTask, GoldTask, gold_tasks
+from etl_targets.graph.registry import TASKS, gold_tasks
+from etl_targets.graph.tasks import BronzeTask, GoldTask
 from etl_targets.lake import context, fileinfo, layout
 from etl_targets.lake.targets import LakeTarget
 

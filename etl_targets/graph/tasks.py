@@ -1,6 +1,7 @@
-"""The luigi graph, derived from dataset declarations.
+"""The task classes of the luigi graph: one per stage, specialised per dataset.
 
-For every registered dataset ``X`` (code ``SO``...) this module creates:
+For every registered dataset ``X`` (code ``SO``...) :mod:`etl_targets.graph.registry`
+derives from these:
 
 * ``LandingX``: external, the ERP file (or the ``--input`` override);
 * ``BronzeX``: byte-for-byte copy plus ``_manifest.json``;
@@ -10,21 +11,13 @@ For every registered dataset ``X`` (code ``SO``...) this module creates:
   window, of its own dataset or another (or one day of another gold table).
 
 A dataset that lands from an HTTP API (``Dataset.source``, the FX rates)
-gets the same three stages in their HTTP form: ``LandingX`` is there once
-the API serves page 1 of the date (a 404 is a missing input), ``BronzeX``
-lands every page byte for byte, ``SilverX`` judges the pages (no rejects).
+gets the same three stages in their HTTP form (:mod:`etl_targets.graph.http_tasks`).
 
-The classes are made by :func:`make_tasks` from the declaration, so adding a
-dataset never means writing task classes. :func:`register` is how a
-declaration joins the graph, inside the package or outside it (luigi finds a
-task family among every Task subclass created, so ``luigi --module acme_etl
-GoldToy`` works once ``acme_etl`` has registered its dataset);
-:func:`load_datasets` imports the modules luigi.cfg and the
-``etl_targets.datasets`` entry points name. All share ``date`` and carry the
-roots and the input override, passed down with luigi's ``Task.clone`` so one
-build sees one configuration. The roots are significant (part of the task
-id): a dev and a prod lake sharing one ``luigid`` are different work. The
-override is not: it changes where a date's file is read, not what is built.
+All share ``date`` and carry the roots and the input override, passed down
+with luigi's ``Task.clone`` so one build sees one configuration. The roots
+are significant (part of the task id): a dev and a prod lake sharing one
+``luigid`` are different work. The override is not: it changes where a
+date's file is read, not what is built.
 """
 
 import datetime as dt
@@ -33,19 +26,15 @@ import io
 import json
 import logging
 import time
-from typing import Dict, List, NamedTuple, Optional, Type
+from typing import Dict, List, NamedTuple, Optional
 
 import luigi
-import luigi.task_register
 
 from etl_targets import config
 from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
-from etl_targets.datasets import DATASETS, external
-from etl_targets.datasets import register as register_declaration
-from etl_targets.datasets import task_names
-from etl_targets.datasets.base import Day, Dataset, DeclarationError, Input
-from etl_targets.datasets.gold import combine, compute, input_columns, inputs
+from etl_targets.datasets.base import Day, Dataset, Input
+from etl_targets.datasets.gold import combine, compute, input_columns
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
 from etl_targets.errors import ContractError, EtlError
@@ -371,102 +360,3 @@ class GoldTask(DatedTask):
         result = compute(self.dataset, self.table, tables, self.date)
         self.output().write(result)
         self.report(f"{result.num_rows} rows in {self.table.name}", 100)
-
-
-def make_tasks(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
-    """Creates the task classes of one dataset (whose foreign inputs are registered).
-
-    Returns:
-        class name -> class, e.g. ``{"LandingSO": ..., "GoldSOMTD": ...}``.
-    """
-    code = dataset.code
-    doc = f"{{}} of the {code} dataset (generated from its declaration)."
-
-    def define(name, base, **attributes):
-        attributes.update(dataset=dataset, __module__=__name__, __qualname__=name,
-                          __doc__=doc.format(base.__doc__.split(".")[0]))
-        return type(name, (base,), attributes)
-
-    if dataset.source is not None:
-        # Imported here: the HTTP variants extend this module's classes.
-        from etl_targets.graph import http_tasks
-
-        landing, bronze, silver = (http_tasks.HttpLandingTask, http_tasks.HttpBronzeTask,
-                                   http_tasks.PagesSilverTask)
-    else:
-        landing, bronze, silver = LandingTask, BronzeTask, SilverTask
-    classes = {f"Landing{code}": define(f"Landing{code}", landing)}
-    classes[f"Bronze{code}"] = define(f"Bronze{code}", bronze,
-                                      requires=lambda self, c=classes[f"Landing{code}"]: self.clone(c))
-    classes[f"Silver{code}"] = define(f"Silver{code}", silver,
-                                      bronze_task=classes[f"Bronze{code}"])
-    for table in dataset.gold:
-        sources = []
-        for source in inputs(dataset, table):
-            own = source.dataset == dataset.folder
-            of = dataset if own else DATASETS[source.dataset]
-            known = classes if own else TASKS
-            read = known[of.gold_table(source.gold).task if source.gold is not None
-                         else f"Silver{of.code}"]
-            sources.append(Source(source, of, read, own))
-        classes[table.task] = define(table.task, GoldTask, table=table, sources=tuple(sources))
-    return classes
-
-
-def gold_tasks(dataset) -> List[Type[GoldTask]]:
-    """The gold task classes of a dataset (or a CLI pipeline), in declaration order."""
-    return [TASKS[table.task] for table in dataset.gold]
-
-
-def register(dataset: Dataset) -> Dict[str, Type[DatedTask]]:
-    """Adds a declaration to the registry and creates its luigi task classes.
-
-    Registering the same declaration again changes nothing (a module may be
-    imported by ``luigi --module`` and named in luigi.cfg too).
-
-    Returns:
-        the dataset's task classes by name (``{"LandingTOY": ..., "GoldToy": ...}``).
-
-    Raises:
-        DeclarationError: a name (folder, code, task, gold table) is taken,
-            naming both declarations; or an input names an unknown dataset.
-    """
-    if DATASETS.get(dataset.folder) == dataset and all(
-            name in TASKS for name in task_names(dataset)):
-        return {name: TASKS[name] for name in task_names(dataset)}
-    taken = set(luigi.task_register.Register.task_names()) - set(TASKS)
-    clash = sorted(set(task_names(dataset)) & taken)
-    if clash:
-        raise DeclarationError(f"cannot register dataset {dataset.folder!r}: luigi already "
-                               f"has a task named {', '.join(clash)} (not an etl_targets task)")
-    register_declaration(dataset)  # refuses every other clash, before any class exists
-    classes = make_tasks(dataset)
-    TASKS.update(classes)
-    globals().update(classes)  # module-level names: importable, picklable by name
-    return classes
-
-
-def load_datasets(entry_points=None) -> Dict[str, Dataset]:
-    """Registers the datasets declared outside the package; returns the registry.
-
-    Sources: the ``etl_targets.datasets`` entry points and luigi.cfg
-    ``[etl_targets] datasets``, each naming a module (which registers its
-    datasets when imported) or ``module:callable`` returning datasets.
-
-    Args:
-        entry_points: the entry points to use (tests); default: the installed ones.
-
-    Raises:
-        DeclarationError: a module cannot be imported, or a dataset clashes.
-    """
-    for dataset in external.discover(config.dataset_modules(), entry_points):
-        register(dataset)
-    return DATASETS
-
-
-TASKS: Dict[str, Type[DatedTask]] = {}
-for _dataset in DATASETS.values():
-    _classes = make_tasks(_dataset)
-    TASKS.update(_classes)
-    globals().update(_classes)
-__all__ = sorted(TASKS) + ["TASKS", "gold_tasks", "load_datasets", "make_tasks", "register"]

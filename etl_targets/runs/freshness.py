@@ -14,7 +14,7 @@ import json
 import re
 from typing import List, Optional
 
-from etl_targets.graph.tasks import gold_tasks
+from etl_targets.graph.registry import gold_tasks
 from etl_targets.lake import context, storage
 from etl_targets.runs.records import runs_folder
 

@@ -13,7 +13,7 @@ relative path, bytes and sha256. A snapshot without it is incomplete (a
 create that was stopped); :func:`verify` recomputes every checksum.
 
 Which files are published gold comes from the registered gold task classes
-(:func:`etl_targets.graph.tasks.gold_tasks`) and their own output paths, over
+(:func:`etl_targets.graph.registry.gold_tasks`) and their own output paths, over
 one listing per table: a new gold table is snapshotted with no change here.
 """
 
@@ -26,7 +26,7 @@ import re
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from etl_targets.errors import EtlError, StorageError, UsageError
-from etl_targets.graph.tasks import gold_tasks
+from etl_targets.graph.registry import gold_tasks
 from etl_targets.lake import fileinfo, storage
 from etl_targets.lake.context import Area
 from etl_targets.runs.records import who
