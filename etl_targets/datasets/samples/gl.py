@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl_targets.datasets.samples import landing
+from etl_targets.datasets.samples import landing, spelling
 from etl_targets.datasets.samples.landing import DEFAULT_MESSINESS, Messiness
 
 HEADERS = (
@@ -50,6 +50,7 @@ _NAMES = dict(ACCOUNTS)
 _JID, _LINE, _PDATE, _ACCOUNT, _NAME, _DEBIT, _CREDIT, _CUR, _DESC, _LM = range(10)
 _REQUIRED = (_JID, _LINE, _PDATE, _ACCOUNT, _CUR, _LM)
 _COST_CENTERS = ("CC-100", "CC-200", "Sales, West", "", "HQ")
+EXPORT = landing.Export("gl", "zheGL", HEADERS, EXTRA_HEADER, _COST_CENTERS)
 _EXPENSES = ("1300", "1400", "6100", "6200", "6300", "6400")
 
 
@@ -66,7 +67,7 @@ class Journal:
 
 def gl_file_name(day: datetime.date) -> str:
     """``zheGL-2026-1-7.csv``: month and day not zero-padded."""
-    return landing.file_name("zheGL", day)
+    return landing.file_name(EXPORT.prefix, day)
 
 
 def _amount(rng: random.Random) -> int:
@@ -115,7 +116,7 @@ def _new_journal(day: datetime.date, n: int, rng: random.Random) -> Journal:
     description = rng.choice(("", f"{kind} {n}", f"Invoice {4000 + n}, net 30",
                               f'{kind.title()} "batch" {n}', "Accrual, month end"))
     return Journal(f"JE-{day:%y%m%d}-{n:04d}", posting, description,
-                   landing.work_time(day, rng), lines)
+                   spelling.work_time(day, rng), lines)
 
 
 def _unbalance(journal: Journal, rng: random.Random) -> None:
@@ -141,7 +142,7 @@ def _correct(old: Journal, day: datetime.date, rng: random.Random) -> Journal:
         up = rng.randint(1, 5000)
         next(ln for ln in group if ln[1])[1] += up
         next(ln for ln in group if ln[2])[2] += up
-    modified = old.modified if rng.random() < 0.2 else landing.work_time(day, rng)
+    modified = old.modified if rng.random() < 0.2 else spelling.work_time(day, rng)
     return Journal(old.journal_id, old.posting, old.description, modified, lines)
 
 
@@ -151,9 +152,9 @@ def _render(journal: Journal, rng: random.Random, mess: Messiness) -> list:
     for number, (account, debit, credit, currency) in enumerate(journal.lines, start=1):
         name = "" if rng.random() < 0.03 else _NAMES[account]
         rows.append([
-            journal.journal_id, str(number), landing.us_date(journal.posting, rng, rate),
+            journal.journal_id, str(number), spelling.us_date(journal.posting, rng, rate),
             account, f" {name} " if name and rng.random() < 0.05 else name,
-            _money(debit, rng, num), _money(credit, rng, num), landing.spell(currency, rng, rate),
+            _money(debit, rng, num), _money(credit, rng, num), spelling.spell(currency, rng, rate),
             journal.description, journal.modified,
         ])
     return rows
@@ -162,7 +163,7 @@ def _render(journal: Journal, rng: random.Random, mess: Messiness) -> list:
 def _money(cents: int, rng: random.Random, rate: float) -> str:
     """An amount; the zero side is written empty, ``0`` or ``0.00``."""
     if cents:
-        return landing.decimal_text(cents, 2, rng, rate)
+        return spelling.decimal_text(cents, 2, rng, rate)
     return rng.choice(("", "", "", "0.00", "0"))
 
 
@@ -171,11 +172,7 @@ def _stale(row: list, rng: random.Random) -> tuple:
     old = list(row)
     side = _DEBIT if row[_DEBIT] not in ("", "0", "0.00") else _CREDIT
     old[side] = f"{rng.randint(1, 99999)}.{rng.randint(0, 99):02d}"
-    r = rng.random()
-    if r < 1 / 3:
-        return old, row
-    old[_LM] = landing.earlier(row[_LM], rng)
-    return (old, row) if r < 2 / 3 else (row, old)
+    return landing.versions(old, row, rng, _LM)
 
 
 def _both_set(row: list, rng: random.Random) -> str:
@@ -197,15 +194,7 @@ def _corrupt(row: list, rng: random.Random) -> tuple:
     The valid line stays, so its journal still balances: a reader that
     deduplicates before validating would keep the broken copy instead.
     """
-    bad = list(row)
-    indexes, values = rng.choice(_CORRUPTIONS)
-    if indexes == "empty":
-        indexes, values = (rng.choice(_REQUIRED),), ("",)
-    if _LM not in indexes:
-        bad[_LM] = landing.later(row[_LM], rng)
-    for index, value in zip(indexes, values):
-        bad[index] = value(row, rng) if callable(value) else value
-    return bad, True
+    return landing.corrupt(row, rng, _CORRUPTIONS, _LM, _REQUIRED, keep=None)
 
 
 class MonthJournals:
@@ -250,51 +239,31 @@ def _journals(day: datetime.date, history: MonthJournals, rng: random.Random,
 
 def write_gl_day(day: datetime.date, history: MonthJournals, out_dir, rng: random.Random, *,
                  mess: Messiness = DEFAULT_MESSINESS) -> Path:
-    """Writes the journal lines posted on ``day``.
+    """Writes the journal lines posted on ``day`` (Last Modified on ``day``); returns the path.
 
-    Args:
-        day: The business date; names the file and dates Last Modified.
-        history: The month's earlier journals; share one across days.
-        out_dir: Landing root; the file goes to ``out_dir/gl/``.
-        rng: Source of all randomness, so a seed reproduces the bytes.
-        mess: Rates of each irregularity.
-
-    Returns:
-        The path of the written file (written atomically).
+    ``history`` holds the month's earlier journals: share one across days.
+    The other arguments are :func:`.landing.write_snapshot`'s (the file goes
+    to ``out_dir/gl/``, written atomically).
     """
     history.begin(day)
-    layout = landing.choose_layout(rng, mess, HEADERS, EXTRA_HEADER)
-    rows = [row for j in _journals(day, history, rng, mess) for row in _render(j, rng, mess)]
-    rows = landing.sprinkle(rows, rng, mess, lambda row: _stale(row, rng),
-                            lambda row: _corrupt(row, rng))
-    path = Path(out_dir) / "gl" / gl_file_name(day)
-    return landing.write_landing(path, layout, rows, _COST_CENTERS, rng, mess)
+    return landing.write_snapshot(
+        EXPORT, day, out_dir,
+        lambda: [row for j in _journals(day, history, rng, mess) for row in _render(j, rng, mess)],
+        rng, mess, _stale, _corrupt)
 
 
 def generate(start: datetime.date, days: int, out, seed: int = 0, *,
              mess: Messiness = DEFAULT_MESSINESS) -> list[Path]:
-    """Write ``days`` consecutive GL landing files starting at ``start``.
+    """Write ``days`` consecutive GL landing files from ``start`` under ``out/gl/``.
 
-    Args:
-        start: First business date.
-        days: Number of consecutive dates.
-        out: Landing root; files go to ``out/gl/``.
-        seed: Same seed, same bytes.
-        mess: Rates of each irregularity.
-
-    Returns:
-        The written paths, in date order.
+    As every generator's ``generate`` (:func:`.landing.entry_point`): the
+    same seed writes the same bytes; returns the paths in date order.
     """
     rng, history = random.Random(seed), MonthJournals()
     return [write_gl_day(day, history, out, rng, mess=mess) for day in landing.days_of(start, days)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit code."""
-    parser = landing.argument_parser("gl", "GL")
-    return landing.run(parser, argv, "gl",
-                       lambda args: generate(args.start, args.days, args.out, args.seed))
-
+main = landing.entry_point("gl", "GL", generate)
 
 if __name__ == "__main__":
     sys.exit(main())

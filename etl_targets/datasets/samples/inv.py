@@ -26,13 +26,14 @@ from __future__ import annotations
 import collections
 import csv
 import datetime
+import functools
 import random
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl_targets.datasets.samples import landing, so
+from etl_targets.datasets.samples import catalog, landing, so, spelling
 from etl_targets.datasets.samples.landing import DEFAULT_MESSINESS, Messiness
 
 HEADERS = ("SKU", "Warehouse", "On Hand", "Allocated", "Unit Cost", "Currency", "Snapshot Time")
@@ -40,6 +41,7 @@ EXTRA_HEADER = "Bin"
 WAREHOUSES = (("WH-01", "USD"), ("WH-02", "USD"), ("DC-EAST", "USD"), ("WH-EU1", "EUR"))
 _SKU, _WH, _ON_HAND, _ALLOC, _COST, _CUR, _TIME = range(7)
 _BINS = ("A-01-3", "B-12-1", "Aisle 4, Rack 2", "", 'Cage "Q"', "RCV-DOCK")
+EXPORT = landing.Export("inv", "zheINV", HEADERS, EXTRA_HEADER, _BINS)
 _FX = {"USD": 100, "EUR": 92}
 STOCKED, DEAD = 90, 6
 _QTY = re.compile(r"[0-9]{1,3}(,[0-9]{3})*|[0-9]+")
@@ -59,7 +61,7 @@ class Item:
 
 def inv_file_name(day: datetime.date) -> str:
     """``zheINV-2026-1-7.csv``: month and day not zero-padded."""
-    return landing.file_name("zheINV", day)
+    return landing.file_name(EXPORT.prefix, day)
 
 
 def so_demand(root, day: datetime.date) -> collections.Counter:
@@ -96,7 +98,7 @@ def _drawn_demand(rng: random.Random, skus: list, days: list) -> dict:
 
 def _stock_plan(rng: random.Random, days: list, sales) -> tuple:
     """The stocked SKUs (best sellers first, then dead stock) and demand per day."""
-    skus = [sku for sku, _ in landing.catalog()]
+    skus = [sku for sku, _ in catalog.list_prices()]
     if sales is None:
         picked = rng.sample(skus, STOCKED + DEAD)
         return picked[:STOCKED], picked[STOCKED:], _drawn_demand(rng, picked[:STOCKED], days)
@@ -112,7 +114,7 @@ def _stock_plan(rng: random.Random, days: list, sales) -> tuple:
 
 def _items(rng: random.Random, stocked: list, dead: list, demand: dict) -> list:
     """Every (SKU, warehouse), starting with 4-25 days of its own sales on hand."""
-    prices, items = dict(landing.catalog()), []
+    prices, items = dict(catalog.list_prices()), []
     for sku in sorted(stocked + dead):
         sold = sum(d[sku] for d in demand.values()) if sku in stocked else 0
         r = rng.random()
@@ -149,30 +151,21 @@ def _render(item: Item, day: datetime.date, clock: list, rng: random.Random,
     clock[item.warehouse] = min(clock[item.warehouse] + rng.randint(0, 3), 86399)
     rate, num = mess.value_variation, mess.number_variation
     return [
-        item.sku, landing.spell(code, rng, rate), landing.integer_text(item.on_hand, rng, num),
-        landing.integer_text(allocated, rng, num), landing.decimal_text(item.cost, 4, rng, num),
-        landing.spell(currency, rng, rate), landing.stamp(day, clock[item.warehouse]),
+        item.sku, spelling.spell(code, rng, rate), spelling.integer_text(item.on_hand, rng, num),
+        spelling.integer_text(allocated, rng, num), spelling.decimal_text(item.cost, 4, rng, num),
+        spelling.spell(currency, rng, rate), spelling.stamp(day, clock[item.warehouse]),
     ]
 
 
 def _stale(row: list, rng: random.Random) -> tuple:
-    """An earlier count of the same SKU and warehouse, and the current one.
-
-    A third are ties of Snapshot Time (the current count written second);
-    otherwise the earlier count is written first or second.
-    """
+    """An earlier count of the same SKU and warehouse, and the current one."""
     old = list(row)
     old[_ON_HAND] = str(int(row[_ON_HAND].replace(",", "")) + rng.randint(1, 9))
-    r = rng.random()
-    if r < 1 / 3:
-        return old, row
-    old[_TIME] = landing.earlier(row[_TIME], rng)
-    return (old, row) if r < 2 / 3 else (row, old)
+    return landing.versions(old, row, rng, _TIME)
 
 
 def _five_decimals(row: list, rng: random.Random) -> str:
-    whole, _, frac = row[_COST].replace(",", "").partition(".")
-    return f"{whole}.{(frac + '0000')[:4]}{rng.randint(1, 9)}"
+    return spelling.five_decimals(row[_COST], rng)
 
 
 _CORRUPTIONS = (
@@ -185,30 +178,20 @@ _CORRUPTIONS = (
 
 def _corrupt(row: list, rng: random.Random) -> tuple:
     """A copy broken in one way the contract rejects; half the time the row stays too."""
-    bad = list(row)
-    index, value = rng.choice(_CORRUPTIONS)
-    keep = rng.random() < 0.5
-    if keep and index != _TIME:
-        bad[_TIME] = landing.later(row[_TIME], rng)
-    bad[index] = value(row, rng) if callable(value) else value
-    return bad, keep
+    return landing.corrupt(row, rng, _CORRUPTIONS, _TIME)
 
 
 def generate(start: datetime.date, days: int, out, seed: int = 0, *, sales=None,
              mess: Messiness = DEFAULT_MESSINESS) -> list[Path]:
-    """Write ``days`` consecutive INV landing files starting at ``start``.
+    """Write ``days`` consecutive INV landing files from ``start`` under ``out/inv/``.
+
+    As every generator's ``generate`` (:func:`.landing.entry_point`), with
+    the same SO files too: the same seed writes the same bytes; returns the
+    paths in date order.
 
     Args:
-        start: First business date.
-        days: Number of consecutive dates.
-        out: Landing root; files go to ``out/inv/``.
-        seed: Same seed (and same SO files), same bytes.
         sales: Landing root whose ``so/`` files of the same dates shape the
             stock; None draws SO-like demand instead.
-        mess: Rates of each irregularity.
-
-    Returns:
-        The written paths, in date order.
 
     Raises:
         FileNotFoundError: ``sales`` lacks the SO file of one of the dates.
@@ -221,24 +204,21 @@ def generate(start: datetime.date, days: int, out, seed: int = 0, *, sales=None,
     for day in dates:
         for item in items:
             _advance(item, day, -(-demand[day][item.sku] // homes[item.sku]), rng)
-        layout = landing.choose_layout(rng, mess, HEADERS, EXTRA_HEADER)
-        clock = [23 * 3600 + rng.randint(0, 1800) for _ in WAREHOUSES]
-        ordered = sorted(items, key=lambda it: (it.warehouse, it.sku))
-        rows = landing.sprinkle([_render(it, day, clock, rng, mess) for it in ordered], rng, mess,
-                                lambda row: _stale(row, rng), lambda row: _corrupt(row, rng))
-        path = Path(out) / "inv" / inv_file_name(day)
-        paths.append(landing.write_landing(path, layout, rows, _BINS, rng, mess))
+        rows = functools.partial(_snapshot, items, day, rng, mess)
+        paths.append(landing.write_snapshot(EXPORT, day, out, rows, rng, mess, _stale, _corrupt))
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit code."""
-    parser = landing.argument_parser("inv", "INV")
-    parser.add_argument("--sales", help="landing root whose so/ files of the same dates shape "
-                                        "the stock (default: draw SO-like demand)")
-    return landing.run(parser, argv, "inv", lambda args: generate(
-        args.start, args.days, args.out, args.seed, sales=args.sales))
+def _snapshot(items: list, day: datetime.date, rng: random.Random, mess: Messiness) -> list:
+    """The day's rows, warehouse by warehouse, each counted at its own snapshot time."""
+    clock = [23 * 3600 + rng.randint(0, 1800) for _ in WAREHOUSES]
+    ordered = sorted(items, key=lambda it: (it.warehouse, it.sku))
+    return [_render(it, day, clock, rng, mess) for it in ordered]
 
+
+main = landing.entry_point("inv", "INV", generate, options=(
+    ("--sales", "landing root whose so/ files of the same dates shape the stock "
+                "(default: draw SO-like demand)"),))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,16 +1,15 @@
-"""What the PO, INV and GL sample generators share: the file, not the rows.
+"""What every sample generator shares: the file, not the rows.
 
 Why: every ERP export arrives with the same kinds of file-level noise -- a
 byte-order mark, padded or re-cased headers, shuffled columns, an unknown
 extra column, LF or CRLF, blank lines -- and the same ways of spelling a
-value (a code in any case, a number with thousands separators, a decimal
-with trailing zeros). Writing that once keeps the three generators about
-their data. The SKU catalog is SO's (``so._catalog``), so stock, purchases
-and sales talk about the same products.
+value (:mod:`.spelling`), and a snapshot export repeats stale versions of
+a line and breaks the odd one. Writing that once keeps the generators about
+their data. The SKU catalog is :mod:`.catalog`'s, so stock, purchases and
+sales talk about the same products.
 
 Standard library only, and nothing from the pipeline: the generators must
-never depend on the code they exercise. ``so.py`` keeps its own copy of the
-file-level code, so its shipped files stay byte-identical.
+never depend on the code they exercise.
 """
 
 from __future__ import annotations
@@ -25,21 +24,21 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Optional
 
-from etl_targets.datasets.samples import so
-
-_DAY_START, _DAY_SPAN = 6 * 3600, 16 * 3600  # activity between 06:00 and 22:00
-
+from etl_targets.datasets.samples.spelling import earlier, later
 
 @dataclass(frozen=True)
 class Messiness:
-    """How often each contract-allowed irregularity appears (PO, INV and GL).
+    """How often each contract-allowed irregularity appears.
 
     File-level rates are per day, value-level rates per row; the dataset
-    rates apply to the generator that has such rows. Tests pass
-    ``Messiness(invalid=0.0)`` and the like to isolate one behaviour.
-    ``invalid`` stays near 1% so a day's reject share stays far below a 5%
-    gate, even counting the lines of GL's unbalanced journals.
+    rates apply to the generator that has such rows (``short_price``,
+    ``reappear`` and ``remember`` to SO, ``unbalanced_journal`` and
+    ``resend_journal`` to GL). Tests pass ``Messiness(invalid=0.0)`` and the
+    like to isolate one behaviour. ``invalid`` stays near 1% so a day's
+    reject share stays far below a 5% gate, even counting the lines of GL's
+    unbalanced journals.
     """
 
     bom: float = 0.3
@@ -53,6 +52,9 @@ class Messiness:
     number_variation: float = 0.3
     duplicate: float = 0.02
     invalid: float = 0.01
+    short_price: float = 0.4
+    reappear: float = 0.03
+    remember: float = 0.1
     unbalanced_journal: float = 0.35
     resend_journal: float = 0.04
 
@@ -63,6 +65,29 @@ DEFAULT_MESSINESS = Messiness()
 Layout = collections.namedtuple("Layout", "bom header order extra newline trailing_blank")
 
 
+@dataclass(frozen=True)
+class Export:
+    """One ERP export apart from its rows: its landing folder and file name, headers, extra column.
+
+    Attributes:
+        folder: the landing folder (``po``).
+        prefix: the file name prefix (``zhePO``).
+        headers: the contract's headers, in contract order.
+        extra_header: the unknown column some days carry.
+        extras: the values that column draws from.
+    """
+
+    folder: str
+    prefix: str
+    headers: tuple
+    extra_header: str
+    extras: tuple
+
+    def path(self, out, day: datetime.date) -> Path:
+        """Where the file of ``day`` lands under the landing root ``out``."""
+        return Path(out) / self.folder / file_name(self.prefix, day)
+
+
 def file_name(prefix: str, day: datetime.date) -> str:
     """Landing file name, month and day not zero-padded.
 
@@ -70,84 +95,6 @@ def file_name(prefix: str, day: datetime.date) -> str:
     'zhePO-2026-1-7.csv'
     """
     return f"{prefix}-{day.year}-{day.month}-{day.day}.csv"
-
-
-def catalog() -> tuple:
-    """SO's SKUs with their list price in cents: ``(("SKU-10000", 1999), ...)``.
-
-    SO builds its master data from ``so.CATALOG_SEED``; the same SKUs here
-    make INV and PO consistent with SO's sales.
-    """
-    # so.py exposes its catalog only as a private helper; a public accessor
-    # there would replace this (so.py's bytes must not change meanwhile).
-    return tuple((sku, int(price.replace(".", ""))) for sku, price, _ in so._catalog()[1])
-
-
-def variants(word: str) -> tuple:
-    """Spellings of a code that trim and case-fold back to ``word``."""
-    low, up = word.lower(), word.upper()
-    return (up, low, word.title(), f" {word}", f"{word} ", f"  {low} ", f" {up}", f"{low} ")
-
-
-def spell(word: str, rng: random.Random, rate: float) -> str:
-    """``word``, or with probability ``rate`` one of its :func:`variants`."""
-    return rng.choice(variants(word)) if rng.random() < rate else word
-
-
-def integer_text(value: int, rng: random.Random, rate: float) -> str:
-    """Plain digits, or (at ``rate``, for 1,000 and up) thousands-grouped."""
-    return f"{value:,}" if value >= 1000 and rng.random() < rate else str(value)
-
-
-def decimal_text(units: int, scale: int, rng: random.Random, rate: float) -> str:
-    """An exact decimal ``units / 10**scale`` in one of the accepted spellings.
-
-    Canonical ``1234.5600``; at ``rate`` one of: thousands-grouped, trailing
-    zeros trimmed (``1234.56``) or padded beyond the scale (``1234.560000``):
-    the contract judges decimal places by value, so all mean the same.
-    """
-    whole, frac = divmod(units, 10**scale)
-    digits = f"{frac:0{scale}d}"
-    if rng.random() >= rate:
-        return f"{whole}.{digits}"
-    style = rng.random()
-    if style < 0.4 and whole >= 1000:
-        return f"{whole:,}.{digits}"
-    if style < 0.7:
-        trimmed = digits.rstrip("0")
-        return f"{whole}.{trimmed}" if trimmed else str(whole)
-    return f"{whole}.{digits}00"
-
-
-def us_date(day: datetime.date, rng: random.Random, rate: float) -> str:
-    """MM/DD/YYYY, or at ``rate`` with one-digit month and day (M/D/YYYY)."""
-    if rng.random() < rate:
-        return f"{day.month}/{day.day}/{day.year}"
-    return day.strftime("%m/%d/%Y")
-
-
-def stamp(day: datetime.date, seconds: int) -> str:
-    """``YYYY-MM-DD HH:MM:SS`` for ``seconds`` after midnight of ``day``."""
-    return f"{day.isoformat()} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def work_time(day: datetime.date, rng: random.Random) -> str:
-    """A timestamp during the working day (06:00-22:00) of ``day``."""
-    return stamp(day, _DAY_START + int(rng.random() * _DAY_SPAN))
-
-
-def later(text: str, rng: random.Random, at_most: int = 3600) -> str:
-    """A timestamp 1..``at_most`` seconds after ``text``, the same day at the latest."""
-    day = datetime.date.fromisoformat(text[:10])
-    h, m, s = (int(part) for part in text[11:].split(":"))
-    return stamp(day, min(h * 3600 + m * 60 + s + rng.randint(1, at_most), 86399))
-
-
-def earlier(text: str, rng: random.Random, at_most: int = 3600) -> str:
-    """A timestamp 1..``at_most`` seconds before ``text``, the same day at the earliest."""
-    day = datetime.date.fromisoformat(text[:10])
-    h, m, s = (int(part) for part in text[11:].split(":"))
-    return stamp(day, max(h * 3600 + m * 60 + s - rng.randint(1, at_most), 0))
 
 
 def choose_layout(rng: random.Random, mess: Messiness, headers: tuple, extra: str) -> Layout:
@@ -166,40 +113,69 @@ def choose_layout(rng: random.Random, mess: Messiness, headers: tuple, extra: st
     return Layout(bom, header, order, has_extra, newline, trailing)
 
 
-def write_landing(path: Path, layout: Layout, rows, extras: tuple, rng: random.Random,
-                  mess: Messiness) -> Path:
+def write_landing(path: Path, layout: Layout, rows: Iterable, extra: Callable[[], str],
+                  rng: random.Random, mess: Messiness) -> Path:
     """Writes one landing file atomically: a ``.``-prefixed temp, then a rename.
 
     Args:
         path: The landing file to write.
         layout: The day's file-level choices.
-        rows: Data rows, each a list of texts in contract column order.
-        extras: Values the unknown extra column draws from.
-        rng: Draws the extra values and the blank lines.
+        rows: Data rows, each a sequence of texts in contract column order;
+            an iterator may draw from ``rng`` as it goes (SO's rows do).
+        extra: Draws the unknown extra column's value of the next row
+            (called only on a day that has the column).
+        rng: Draws the blank lines.
         mess: Rate of blank lines.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pick = operator.itemgetter(*layout.order) if layout.order else None
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            if layout.bom:
-                f.write("\ufeff")
-            writer = csv.writer(f, lineterminator=layout.newline)
-            writer.writerow(layout.header)
-            for row in rows:
-                if layout.extra:
-                    row = (*row, rng.choice(extras))
-                writer.writerow(pick(row) if pick else row)
-                if rng.random() < mess.blank_line:
-                    f.write(layout.newline)
-            if layout.trailing_blank:
-                f.write(layout.newline)
+        with open(tmp, "w", encoding="utf-8", newline="", buffering=1 << 20) as f:
+            _write_csv(f, layout, rows, extra, rng, mess)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_csv(f, layout: Layout, rows: Iterable, extra: Callable[[], str],
+               rng: random.Random, mess: Messiness) -> None:
+    if layout.bom:
+        f.write("\ufeff")
+    writer = csv.writer(f, lineterminator=layout.newline)
+    writer.writerow(layout.header)
+    pick = operator.itemgetter(*layout.order) if layout.order else None
+    rand, blank = rng.random, mess.blank_line
+    for row in rows:
+        if layout.extra:
+            row = (*row, extra())
+        writer.writerow(pick(row) if pick else row)
+        if rand() < blank:
+            f.write(layout.newline)
+    if layout.trailing_blank:
+        f.write(layout.newline)
+
+
+def write_snapshot(export: Export, day: datetime.date, out, rows: Callable[[], list],
+                   rng: random.Random, mess: Messiness, stale, corrupt) -> Path:
+    """Writes one day of ``export``: its layout, then ``rows()`` with duplicates and broken rows.
+
+    Args:
+        export: The file apart from its rows.
+        day: The business date; names the file.
+        out: Landing root.
+        rows: Draws the day's valid rows (after the layout, so the random
+            stream, and with it the bytes, stay those of a given seed).
+        rng: Source of all randomness.
+        mess: Rates of each irregularity.
+        stale, corrupt: ``stale(row, rng)`` and ``corrupt(row, rng)``, as
+            :func:`sprinkle` calls them.
+    """
+    layout = choose_layout(rng, mess, export.headers, export.extra_header)
+    rows = sprinkle(rows(), rng, mess, lambda row: stale(row, rng), lambda row: corrupt(row, rng))
+    return write_landing(export.path(out, day), layout, rows, lambda: rng.choice(export.extras),
+                         rng, mess)
 
 
 def sprinkle(rows: list, rng: random.Random, mess: Messiness, stale, corrupt) -> list:
@@ -240,33 +216,106 @@ def sprinkle(rows: list, rng: random.Random, mess: Messiness, stale, corrupt) ->
     return out
 
 
+def versions(old: list, row: list, rng: random.Random, stamp_index: int) -> tuple:
+    """An older version ``old`` of ``row`` and ``row``, in the order they are written.
+
+    A third are exact ties of the timestamp at ``stamp_index`` (``row``
+    written second: the later row in the file wins); otherwise ``old`` gets
+    an earlier timestamp and is written first or, to catch readers that keep
+    the last row, second.
+    """
+    r = rng.random()
+    if r < 1 / 3:
+        return old, row
+    old[stamp_index] = earlier(row[stamp_index], rng)
+    return (old, row) if r < 2 / 3 else (row, old)
+
+
+def corrupt(row: list, rng: random.Random, corruptions: tuple, stamp_index: int,
+            required: tuple = (), keep: Optional[float] = 0.5) -> tuple:
+    """A copy of ``row`` broken in one way the contract rejects, and whether ``row`` stays too.
+
+    A copy that stays beside the valid row gets a later timestamp, so a
+    reader that deduplicates before validating would keep the wrong row.
+
+    Args:
+        corruptions: ``(index, value)`` or ``((index, ...), (value, ...))``
+            cases, drawn evenly; a value may be ``value(row, rng)``; the case
+            ``("empty", None)`` empties one of ``required``.
+        stamp_index: The timestamp column.
+        keep: The rate at which ``row`` stays beside the copy; None: always.
+    """
+    bad = list(row)
+    indexes, values = rng.choice(corruptions)
+    if indexes == "empty":
+        indexes, values = rng.choice(required), ""
+    if not isinstance(indexes, tuple):
+        indexes, values = (indexes,), (values,)
+    stays = keep is None or rng.random() < keep
+    if stays and stamp_index not in indexes:
+        bad[stamp_index] = later(row[stamp_index], rng)
+    for index, value in zip(indexes, values):
+        bad[index] = value(row, rng) if callable(value) else value
+    return bad, stays
+
+
 def days_of(start: datetime.date, days: int) -> list:
     """The ``days`` consecutive business dates from ``start``."""
     return [start + datetime.timedelta(days=k) for k in range(days)]
 
 
-def argument_parser(module: str, what: str) -> argparse.ArgumentParser:
-    """The options every generator takes: ``--start``, ``--days``, ``--out``, ``--seed``."""
+def argument_parser(module: str, what: str, *, rows: Optional[int] = None,
+                    options: tuple = ()) -> argparse.ArgumentParser:
+    """The options every generator takes: ``--start``, ``--days``, ``--out``, ``--seed``.
+
+    Args:
+        rows: The default of ``--rows``, for a generator whose days have a
+            chosen number of rows (SO); None: no such option.
+        options: ``(flag, help)`` of further optional text options (INV's ``--sales``).
+    """
     parser = argparse.ArgumentParser(
         prog=f"python -m etl_targets.datasets.samples.{module}",
         description=f"Write deterministic, messy {what} landing files per the data contract.")
     parser.add_argument("--start", required=True, type=datetime.date.fromisoformat,
                         help="first business date, YYYY-MM-DD")
     parser.add_argument("--days", type=int, default=1, help="number of dates (default 1)")
+    if rows is not None:
+        parser.add_argument("--rows", type=int, default=rows,
+                            help=f"data rows per day (default {rows})")
     parser.add_argument("--out", required=True, help=f"landing root; files go to OUT/{module}/")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    for flag, text in options:
+        parser.add_argument(flag, help=text)
     return parser
 
 
-def run(parser: argparse.ArgumentParser, argv, module: str, write) -> int:
-    """Parses ``argv``, calls ``write(args) -> paths`` and reports; returns the exit code."""
-    args = parser.parse_args(argv)
-    if args.days < 1:
-        parser.error("--days must be >= 1")
-    try:
-        paths = write(args)
-    except OSError as exc:
-        print(f"etl_targets.datasets.samples.{module}: {exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(paths)} file(s) under {Path(args.out) / module}")
-    return 0
+def entry_point(module: str, what: str, generate: Callable[..., list], *,
+                rows: Optional[int] = None, options: tuple = (),
+                failure: str = "{exc}") -> Callable[..., int]:
+    """A generator's ``main(argv=None) -> int``: each option is a keyword of ``generate``.
+
+    Args:
+        module, what, rows, options: as for :func:`argument_parser`.
+        generate: ``generate(start, days, out, seed=0, *, mess, ...)`` writes
+            the landing files of ``days`` consecutive dates from ``start``
+            under ``out/<module>/`` and returns their paths in date order;
+            the same seed (``mess`` and inputs) writes the same bytes.
+        failure: The message of an OSError, formatted with ``args`` and ``exc``.
+    """
+    def main(argv: Optional[list] = None) -> int:
+        """Command-line entry point; returns the process exit code."""
+        parser = argument_parser(module, what, rows=rows, options=options)
+        args = parser.parse_args(argv)
+        if rows is not None and (args.days < 1 or args.rows < 0):
+            parser.error("--days must be >= 1 and --rows >= 0")
+        if args.days < 1:
+            parser.error("--days must be >= 1")
+        try:
+            paths = generate(**vars(args))
+        except OSError as exc:
+            print(f"etl_targets.datasets.samples.{module}: " + failure.format(args=args, exc=exc),
+                  file=sys.stderr)
+            return 1
+        print(f"wrote {len(paths)} file(s) under {Path(args.out) / module}")
+        return 0
+    return main

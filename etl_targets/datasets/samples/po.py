@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl_targets.datasets.samples import landing
+from etl_targets.datasets.samples import catalog, landing, spelling
 from etl_targets.datasets.samples.landing import DEFAULT_MESSINESS, Messiness
 
 HEADERS = (
@@ -41,6 +41,7 @@ _PO, _LINE, _ODATE, _VID, _QORD, _QREC, _COST, _CUR, _STATUS, _EXP, _LM = (
     0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12)
 _REQUIRED = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 12)  # HEADERS indexes that may not be empty
 _BUYERS = ("jdoe", "M. Rossi, Purchasing", "", "a.kowalski", 'K. "Kit" Ng')
+EXPORT = landing.Export("po", "zhePO", HEADERS, EXTRA_HEADER, _BUYERS)
 _PACKS = (1, 1, 6, 10, 12, 24, 50, 100)
 VENDOR_SEED = 7702
 WARM_UP_DAYS = 21
@@ -67,7 +68,7 @@ class Line:
 
 def po_file_name(day: datetime.date) -> str:
     """``zhePO-2026-1-7.csv``: month and day not zero-padded."""
-    return landing.file_name("zhePO", day)
+    return landing.file_name(EXPORT.prefix, day)
 
 
 def _vendors() -> tuple:
@@ -96,7 +97,7 @@ class Book:
     """The ERP's purchase-order lines that are not archived yet."""
 
     def __init__(self, rng: random.Random):
-        self.rng, self.lines, self.skus = rng, [], landing.catalog()
+        self.rng, self.lines, self.skus = rng, [], catalog.list_prices()
 
     def advance(self, day: datetime.date) -> None:
         """Receives, closes and cancels lines during ``day``; orders new ones."""
@@ -122,7 +123,7 @@ class Book:
             ln.expected += datetime.timedelta(days=self.rng.randint(3, 10))
         else:
             return
-        ln.modified = landing.work_time(day, self.rng)
+        ln.modified = spelling.work_time(day, self.rng)
         if ln.status in _FINAL:
             ln.archive_on = day + datetime.timedelta(days=self.rng.randint(1, 4))
 
@@ -132,7 +133,7 @@ class Book:
         ordered = day - datetime.timedelta(days=1 if rng.random() < 0.15 else 0)
         expected = None if rng.random() < 0.08 else \
             ordered + datetime.timedelta(days=max(1, vendor[3] + rng.randint(-2, 4)))
-        modified, r = landing.work_time(day, rng), rng.random()
+        modified, r = spelling.work_time(day, rng), rng.random()
         picked = rng.sample(self.skus, 1 + int(r * r * 6))
         for number, (sku, cents) in enumerate(picked, start=1):
             cost = cents * rng.randint(450, 750) * _FX[vendor[2]] // 1000
@@ -147,35 +148,25 @@ def _render(ln: Line, rng: random.Random, mess: Messiness) -> list:
     """One line as the export spells it (spellings vary from day to day)."""
     rate, num = mess.value_variation, mess.number_variation
     return [
-        ln.po, str(ln.line), landing.us_date(ln.order_date, rng, rate), ln.vendor[0],
-        ln.vendor[1], ln.sku, landing.integer_text(ln.qty_ordered, rng, num),
-        landing.integer_text(ln.qty_received, rng, num),
-        landing.decimal_text(ln.cost, 4, rng, num), landing.spell(ln.vendor[2], rng, rate),
-        landing.spell(ln.status, rng, rate),
-        "" if ln.expected is None else landing.us_date(ln.expected, rng, rate), ln.modified,
+        ln.po, str(ln.line), spelling.us_date(ln.order_date, rng, rate), ln.vendor[0],
+        ln.vendor[1], ln.sku, spelling.integer_text(ln.qty_ordered, rng, num),
+        spelling.integer_text(ln.qty_received, rng, num),
+        spelling.decimal_text(ln.cost, 4, rng, num), spelling.spell(ln.vendor[2], rng, rate),
+        spelling.spell(ln.status, rng, rate),
+        "" if ln.expected is None else spelling.us_date(ln.expected, rng, rate), ln.modified,
     ]
 
 
 def _stale(row: list, rng: random.Random) -> tuple:
-    """An older version of the line (another received quantity) and the current one.
-
-    A third are exact ties of Last Modified, the current version written
-    second; otherwise the older version has an earlier Last Modified and is
-    written first or second.
-    """
+    """An older version of the line (another received quantity) and the current one."""
     ordered = int(row[_QORD].replace(",", ""))
     old = list(row)
     old[_QREC] = str((int(row[_QREC].replace(",", "")) + rng.randint(1, ordered)) % (ordered + 1))
-    r = rng.random()
-    if r < 1 / 3:
-        return old, row
-    old[_LM] = landing.earlier(row[_LM], rng)
-    return (old, row) if r < 2 / 3 else (row, old)
+    return landing.versions(old, row, rng, _LM)
 
 
 def _five_decimals(row: list, rng: random.Random) -> str:
-    whole, _, frac = row[_COST].replace(",", "").partition(".")
-    return f"{whole}.{(frac + '0000')[:4]}{rng.randint(1, 9)}"
+    return spelling.five_decimals(row[_COST], rng)
 
 
 def _over_received(row: list, rng: random.Random) -> str:
@@ -192,59 +183,33 @@ _CORRUPTIONS = (
 
 
 def _corrupt(row: list, rng: random.Random) -> tuple:
-    """A copy broken in one way the contract rejects; half the time the line stays too.
-
-    A copy that stays beside the valid line gets a later Last Modified, so a
-    reader that deduplicates before validating would keep the wrong row.
-    """
-    bad = list(row)
-    index, value = rng.choice(_CORRUPTIONS)
-    if index == "empty":
-        index, value = rng.choice(_REQUIRED), ""
-    keep = rng.random() < 0.5
-    if keep and index != _LM:
-        bad[_LM] = landing.later(row[_LM], rng)
-    bad[index] = value(row, rng) if callable(value) else value
-    return bad, keep
+    """A copy broken in one way the contract rejects; half the time the line stays too."""
+    return landing.corrupt(row, rng, _CORRUPTIONS, _LM, _REQUIRED)
 
 
 def write_po_day(day: datetime.date, book: Book, out_dir, rng: random.Random, *,
                  mess: Messiness = DEFAULT_MESSINESS) -> Path:
-    """Advances ``book`` through ``day`` and writes its end-of-day snapshot.
+    """Advances ``book`` through ``day`` and writes its end-of-day snapshot; returns its path.
 
-    Args:
-        day: The business date; names the file.
-        book: The open purchase-order lines; share one across days.
-        out_dir: Landing root; the file goes to ``out_dir/po/``.
-        rng: Source of all randomness, so a seed reproduces the bytes.
-        mess: Rates of each irregularity.
-
-    Returns:
-        The path of the written file (written atomically).
+    ``book`` holds the open purchase-order lines: share one across days. The
+    other arguments are :func:`.landing.write_snapshot`'s (the file goes to
+    ``out_dir/po/``, written atomically).
     """
     book.advance(day)
-    layout = landing.choose_layout(rng, mess, HEADERS, EXTRA_HEADER)
     lines = sorted(book.lines, key=lambda ln: (ln.po, ln.line))
-    rows = landing.sprinkle([_render(ln, rng, mess) for ln in lines], rng, mess,
-                            lambda row: _stale(row, rng), lambda row: _corrupt(row, rng))
-    path = Path(out_dir) / "po" / po_file_name(day)
-    return landing.write_landing(path, layout, rows, _BUYERS, rng, mess)
+    return landing.write_snapshot(EXPORT, day, out_dir,
+                                  lambda: [_render(ln, rng, mess) for ln in lines],
+                                  rng, mess, _stale, _corrupt)
 
 
 def generate(start: datetime.date, days: int, out, seed: int = 0, *,
              mess: Messiness = DEFAULT_MESSINESS) -> list[Path]:
-    """Write ``days`` consecutive PO landing files starting at ``start``.
+    """Write ``days`` consecutive PO landing files from ``start`` under ``out/po/``.
 
-    Args:
-        start: First business date; the book is simulated from three weeks
-            earlier, so the first snapshot already holds older orders.
-        days: Number of consecutive dates.
-        out: Landing root; files go to ``out/po/``.
-        seed: Same seed, same bytes.
-        mess: Rates of each irregularity.
-
-    Returns:
-        The written paths, in date order.
+    The book is simulated from three weeks before ``start``, so the first
+    snapshot already holds older orders. As every generator's ``generate``
+    (:func:`.landing.entry_point`): the same seed writes the same bytes;
+    returns the paths in date order.
     """
     rng = random.Random(seed)
     book = Book(rng)
@@ -253,12 +218,7 @@ def generate(start: datetime.date, days: int, out, seed: int = 0, *,
     return [write_po_day(day, book, out, rng, mess=mess) for day in landing.days_of(start, days)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit code."""
-    parser = landing.argument_parser("po", "PO")
-    return landing.run(parser, argv, "po",
-                       lambda args: generate(args.start, args.days, args.out, args.seed))
-
+main = landing.entry_point("po", "PO", generate)
 
 if __name__ == "__main__":
     sys.exit(main())
