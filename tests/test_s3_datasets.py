@@ -21,7 +21,7 @@ from support.env import cli_environment
 from support.lakes import partition
 from support.paths import SAMPLE_LANDING
 from support.rates_server import SAMPLE_RATES, TEST_TOKEN, rates_server
-from support.s3 import listings
+from support.s3 import heads, listings
 
 pytestmark = pytest.mark.s3
 
@@ -122,14 +122,31 @@ def test_cli_builds_each_datasets_gold_on_s3_as_on_local_disk(lakes, command):
         assert lakes.gold(on_s3, table).equals(lakes.gold(local, table)), table
 
 
-def test_noop_rerun_of_a_month_of_all_on_s3_is_a_handful_of_listings(lakes, s3_requests):
+MONTH = [dt.date(2026, 1, day) for day in range(7, 32)]
+#: every stage task whose completeness a range build asks of the lake in bulk
+BULK_TASKS = sorted(GOLD_TASKS) + ["GoldSO", "GoldSOMTD", "GoldSORevenueUSD",
+                                   "SilverSO", "SilverPO", "SilverINV", "SilverGL"]
+
+
+@pytest.fixture(scope="module")
+def month_argv():
     # From the 7th: days of cover of the 1st..6th need December's sales,
     # which the sample landing does not hold.
-    argv = etl_argv("all", "--start", "2026-01-07", "--end", "2026-01-31")
+    return etl_argv("all", "--start", MONTH[0].isoformat(), "--end", MONTH[-1].isoformat())
+
+
+@pytest.fixture(scope="module")
+def month_lake(lakes, month_argv) -> str:
+    """An S3 lake holding every gold table of every dataset for the month, built cold once."""
     lake = lakes.s3_lake("all-month")
-    lakes.run(argv, lake, "month-cold", timeout=600)
+    lakes.run(month_argv, lake, "month-cold", timeout=600)
+    return lake
+
+
+def test_noop_rerun_of_a_month_of_all_on_s3_is_a_handful_of_listings(lakes, month_lake, month_argv,
+                                                                      s3_requests):
     s3_requests.mark()
-    rerun = lakes.run(argv, lake, "month-noop")
+    rerun = lakes.run(month_argv, month_lake, "month-noop")
     made = s3_requests()
     # nothing is rebuilt: the run's own record (and latest pointer) are the only writes
     written = {path.split("/_ops/")[-1].split("/")[0] for _, path in s3_requests.writes()}
@@ -138,3 +155,20 @@ def test_noop_rerun_of_a_month_of_all_on_s3_is_a_handful_of_listings(lakes, s3_r
     assert len(listings(made)) <= len(SUBCOMMANDS["all"]) + 1, made
     assert len(made) <= 12, made
     assert "already" in rerun.stdout + rerun.stderr
+
+
+@pytest.mark.parametrize("name", BULK_TASKS)
+def test_bulk_completeness_of_every_datasets_stages_is_a_listing_per_output_prefix(
+        lakes, month_lake, name, monkeypatch, s3_requests):
+    import etl_targets
+
+    monkeypatch.setenv("ETL_LAKE_ROOT", month_lake)
+    monkeypatch.setenv("ETL_LANDING_ROOT", lakes.landing)
+    task = getattr(etl_targets, name)
+    prefixes = len(task(date=MONTH[0]).output()) if name.startswith("Silver") else 1
+    s3_requests.mark()
+    complete = sorted(task.bulk_complete(MONTH))
+    made = s3_requests()
+    assert complete == MONTH
+    assert heads(made) == [], made
+    assert len(listings(made)) == prefixes == len(made), made
