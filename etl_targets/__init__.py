@@ -24,8 +24,9 @@ import luigi.tools.range  # noqa: F401  (registers RangeDaily & co. for `luigi -
 from etl_targets.datasets.columns import (  # noqa: F401
     Choice, Date, Integer, Letters, Money, Text, Timestamp)
 from etl_targets.datasets.base import (  # noqa: F401
-    DAY, MONTH_TO_DATE, Column, Dataset, DeclarationError, Derived, GoldFunction, GoldTable,
-    GroupRule, HttpSource, Input, Measure, RowRule, Trailing)
+    Column, Dataset, DeclarationError, Derived, GroupRule, HttpSource, RowRule)
+from etl_targets.datasets.gold_tables import (  # noqa: F401
+    DAY, MONTH_TO_DATE, GoldFunction, GoldTable, Input, Measure, Trailing)
 from etl_targets.datasets.expressions import business_date, col, greatest, lit, total  # noqa: F401
 from etl_targets.graph.registry import *  # noqa: F401,F403
 from etl_targets.graph.registry import TASKS, load_datasets, register  # noqa: F401

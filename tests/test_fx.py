@@ -27,8 +27,8 @@ import pytest
 from etl_targets.cli import main
 from etl_targets.config import http_source
 from etl_targets.datasets import DATASETS, clashes
-from etl_targets.datasets.base import (MONTH_TO_DATE, Dataset, DeclarationError, GoldFunction,
-                                       HttpSource, Input)
+from etl_targets.datasets.base import Dataset, DeclarationError, HttpSource
+from etl_targets.datasets.gold_tables import MONTH_TO_DATE, GoldFunction, Input
 from etl_targets.datasets.fx import SCHEMA as FX_SCHEMA, read_rates
 from etl_targets.datasets.revenue import SCHEMA as USD_SCHEMA, so_revenue_usd
 from etl_targets.errors import ConfigError, ContractError

@@ -13,10 +13,11 @@ task names, gold table folders and pipeline subcommands.
 import dataclasses
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Tuple, Union
 
-from etl_targets.datasets.base import Dataset, DeclarationError, GoldTable
+from etl_targets.datasets.base import Dataset, DeclarationError
 from etl_targets.datasets.fx import FX
 from etl_targets.datasets.gl import GL
 from etl_targets.datasets.gold import gold_schema
+from etl_targets.datasets.gold_tables import GoldTable
 from etl_targets.datasets.inv import INV
 from etl_targets.datasets.po import PO
 from etl_targets.datasets.so import SO

@@ -5,7 +5,8 @@ derived columns, its rules across columns and over groups of rows, its
 dedup key and its gold tables. The luigi graph, the lake paths, the silver
 and rejects schemas and the CLI subcommand are all derived from it, so
 adding purchase orders or the general ledger means writing one more
-declaration, not new task classes. Importing this module does no I/O.
+declaration, not new task classes. A declaration that contradicts itself
+is refused when it is made. Importing this module does no I/O.
 
 The words, in the order silver applies them:
 
@@ -17,11 +18,9 @@ The words, in the order silver applies them:
 * the dedup key (``dedup_keys``, ``latest_by``);
 * :class:`GroupRule`: a rule over groups of the surviving rows.
 
-Gold tables are :class:`GoldTable` (grouping and :class:`Measure` columns)
-or :class:`GoldFunction` (a plain typed pyarrow function of its
-:class:`Input` tables: silver of any dataset, or a day of another gold
-table), each over a window: :data:`DAY`, :data:`MONTH_TO_DATE` or
-:class:`Trailing` days.
+Gold tables and the windows of dates they read are declared with the words
+of :mod:`.gold_tables`; each says which silver columns it reads and what
+contradicts itself in it, which the dataset checks with its own columns.
 
 A dataset that does not land as a file names its :class:`HttpSource`
 instead of landing columns: an HTTP API serving each date in pages, whose
@@ -30,14 +29,16 @@ silver is a pure function of the pages (the FX rates).
 
 import dataclasses
 import datetime as dt
-import inspect
-from typing import Callable, Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from etl_targets.dates import erp_stamp, month_to_date
+from etl_targets.dates import erp_stamp
 from etl_targets.datasets.expressions import Expr, columns as read_columns, type_of
 from etl_targets.errors import ConfigError
+
+if TYPE_CHECKING:  # gold_tables builds on this module (DeclarationError), so only for the names
+    from etl_targets.datasets.gold_tables import GoldFunction, GoldTable
 
 
 class DeclarationError(ConfigError):
@@ -125,148 +126,6 @@ class GroupRule:
         return self.reject_by or self.group_by
 
 
-# --- windows -----------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Day:
-    """Silver of D alone."""
-
-    def dates(self, day: dt.date):
-        return [day]
-
-
-@dataclasses.dataclass(frozen=True)
-class MonthToDate:
-    """Silver of the first of D's month through D, deduplicated across days."""
-
-    def dates(self, day: dt.date):
-        return month_to_date(day)
-
-
-@dataclasses.dataclass(frozen=True)
-class Trailing:
-    """Silver of the ``days`` dates ending with D (D-6..D for 7), deduplicated across days."""
-
-    days: int
-
-    def __post_init__(self):
-        if self.days < 1:
-            raise DeclarationError(f"Trailing({self.days}): a window holds at least one day")
-
-    def dates(self, day: dt.date):
-        return [day - dt.timedelta(days=back) for back in range(self.days - 1, -1, -1)]
-
-
-DAY = Day()
-MONTH_TO_DATE = MonthToDate()
-Window = Union[Day, MonthToDate, Trailing]
-
-
-# --- gold --------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Measure:
-    """One aggregated gold column.
-
-    Attributes:
-        name: output column.
-        function: ``count`` (rows), ``count_distinct`` or ``sum`` (0 over no rows).
-        column: a silver column, or (for ``sum``) an expression.
-        where: only rows where this holds are summed (``overdue_value``).
-        type: the output type; counts are int64, sums keep their value's type.
-    """
-
-    name: str
-    function: str
-    column: Union[str, Expr, None] = None
-    where: Optional[Expr] = None
-    type: Optional[pa.DataType] = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Input:
-    """A silver table a gold function reads, over a window (or one day of a gold table).
-
-    Attributes:
-        name: the function's parameter that receives it.
-        dataset: the dataset's folder (or the Dataset); None: the declaring one.
-        window: which dates; several days are deduplicated by that dataset's
-            key, the greatest ``latest_by`` winning, a tie going to the later date.
-        columns: the columns read (default: all).
-        gold: a gold table of that dataset, read instead of its silver
-            (``so_daily_sales``); its own day only.
-    """
-
-    name: str
-    dataset: object = None
-    window: Window = DAY
-    columns: Optional[Tuple[str, ...]] = None
-    gold: Optional[str] = None
-
-    def __post_init__(self):
-        if hasattr(self.dataset, "folder"):
-            object.__setattr__(self, "dataset", self.dataset.folder)
-        if self.gold is not None and not isinstance(self.window, Day):
-            raise DeclarationError(f"input {self.name}: gold table {self.gold} is read for its "
-                                   f"own day only (window DAY)")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class GoldTable:
-    """A business table declared as grouping and measures over its dataset's silver.
-
-    Attributes:
-        name: the lake folder under ``gold/`` (``so_daily_sales``).
-        task: the luigi task family (``GoldSO``).
-        group_by: grouping keys, also the sort order.
-        measures: the aggregated columns.
-        window: which dates of silver.
-        where: rows kept before grouping.
-        pipeline: a CLI subcommand of its own that builds it, instead of
-            the dataset's subcommand (``etl-targets all`` builds it too).
-    """
-
-    name: str
-    task: str
-    group_by: Tuple[str, ...]
-    measures: Tuple[Measure, ...]
-    window: Window = DAY
-    where: Optional[Expr] = None
-    pipeline: Optional[str] = None
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class GoldFunction:
-    """A business table computed by a plain typed pyarrow function.
-
-    ``function(**{input.name: table for each input}, day=D) -> pa.Table``;
-    ``day`` is passed only when the function has that parameter.
-
-    Attributes:
-        name, task, pipeline: as for :class:`GoldTable`.
-        function: a pure function of its inputs.
-        inputs: the silver tables it reads, possibly of other datasets.
-        schema: the schema the result must have.
-    """
-
-    name: str
-    task: str
-    function: Callable[..., pa.Table]
-    inputs: Tuple[Input, ...]
-    schema: Optional[pa.Schema] = None
-    pipeline: Optional[str] = None
-
-    def __post_init__(self):
-        parameters = set(inspect.signature(self.function).parameters)
-        names = {i.name for i in self.inputs}
-        if parameters - {"day"} != names:
-            raise DeclarationError(
-                f"gold table {self.name}: {self.function.__name__} takes "
-                f"{sorted(parameters)}, its inputs are {sorted(names)} (and optionally day)")
-
-
 # --- landing from an HTTP API ------------------------------------------------
 
 
@@ -343,7 +202,7 @@ class Dataset:
     source: Optional[HttpSource] = None
     dedup_keys: Tuple[str, ...]
     latest_by: Optional[str] = None
-    gold: Tuple[Union[GoldTable, GoldFunction], ...] = ()
+    gold: Tuple[Union["GoldTable", "GoldFunction"], ...] = ()
     derived: Tuple[Derived, ...] = ()
     rules: Tuple[RowRule, ...] = ()
     group_rules: Tuple[GroupRule, ...] = ()
@@ -393,8 +252,8 @@ def derived_type(derived: Derived, schema: pa.Schema) -> pa.DataType:
 def _problems(dataset: Dataset) -> Iterable[str]:
     """Everything inconsistent inside one declaration, as phrases."""
     yield from _landing_problems(dataset)
-    yield from _duplicates("column", [c.name for c in dataset.columns])
-    yield from _duplicates("header", [c.header.strip().casefold() for c in dataset.columns])
+    yield from declared_twice("column", [c.name for c in dataset.columns])
+    yield from declared_twice("header", [c.header.strip().casefold() for c in dataset.columns])
     known = {c.name for c in dataset.columns} | (
         set(dataset.source.schema.names) if dataset.source is not None else set())
     for derived in dataset.derived:
@@ -415,12 +274,11 @@ def _problems(dataset: Dataset) -> Iterable[str]:
         yield from _unknown(f"group rule {rule.reason!r}", used, known)
         if not set(rule.scope) <= set(rule.group_by):
             yield f"group rule {rule.reason!r}: reject_by must be some of group_by"
-    yield from _duplicates("gold table", [t.name for t in dataset.gold])
-    yield from _duplicates("gold task", [t.task for t in dataset.gold])
+    yield from declared_twice("gold table", [t.name for t in dataset.gold])
+    yield from declared_twice("gold task", [t.task for t in dataset.gold])
     for table in dataset.gold:
-        yield from _unknown(f"gold table {table.name}", _own_columns(table), known)
-        if isinstance(table, GoldTable):
-            yield from _measure_problems(table)
+        yield from _unknown(f"gold table {table.name}", table.own_columns(), known)
+        yield from table.problems()
 
 
 def _landing_problems(dataset: Dataset) -> Iterable[str]:
@@ -452,34 +310,8 @@ def _derived_types(dataset: Dataset) -> Iterable[str]:
             yield f"derived {derived.name}: {kind} cannot hold {natural} exactly"
 
 
-def _own_columns(table) -> set:
-    if isinstance(table, GoldFunction):
-        return {c for i in table.inputs if i.dataset is None and i.gold is None
-                for c in (i.columns or ())}
-    used = set(table.group_by) | (read_columns(table.where) if table.where is not None else set())
-    for measure in table.measures:
-        if isinstance(measure.column, Expr):
-            used |= read_columns(measure.column)
-        elif measure.column:
-            used.add(measure.column)
-        if measure.where is not None:
-            used |= read_columns(measure.where)
-    return used
-
-
-def _measure_problems(table: GoldTable) -> Iterable[str]:
-    yield from _duplicates(f"gold table {table.name} column",
-                           list(table.group_by) + [m.name for m in table.measures])
-    for measure in table.measures:
-        if measure.function not in ("count", "count_distinct", "sum"):
-            yield f"measure {measure.name}: unknown function {measure.function!r}"
-        elif measure.function != "count" and measure.column is None:
-            yield f"measure {measure.name}: {measure.function} needs a column"
-        elif measure.function == "count_distinct" and not isinstance(measure.column, str):
-            yield f"measure {measure.name}: count_distinct takes a column name"
-
-
-def _duplicates(what: str, names) -> Iterable[str]:
+def declared_twice(what: str, names) -> Iterable[str]:
+    """``<what> '<name>' is declared twice`` for each name already seen: a name means one thing."""
     seen = set()
     for name in names:
         if name in seen:

@@ -11,7 +11,7 @@ import decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_targets.datasets.base import GoldFunction, Input, Trailing
+from etl_targets.datasets.gold_tables import GoldFunction, Input, Trailing
 
 #: days of sales a cover is reckoned on (SO of D-6..D)
 SALES_DAYS = 7

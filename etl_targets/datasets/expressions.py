@@ -66,11 +66,15 @@ class Expr:
 
 @dataclasses.dataclass(frozen=True)
 class Col(Expr):
+    """A column's value, row by row."""
+
     name: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Lit(Expr):
+    """A constant, the same on every row."""
+
     value: object
 
 
@@ -87,38 +91,44 @@ class Total(Expr):
 
 
 @dataclasses.dataclass(frozen=True)
-class Arith(Expr):
+class Binary(Expr):
+    """An operator between two operands; its kind (a subclass) says how it is typed and run."""
+
     op: str
     left: Expr
     right: Expr
+
+
+class Arith(Binary):
+    """``+``, ``-`` or ``*``, exact (overflow-checked, never through a float)."""
+
+
+class Compare(Binary):
+    """``<``, ``<=``, ``>``, ``>=``, ``==`` or ``!=``; null where an operand is null."""
+
+
+class Logic(Binary):
+    """``and``, ``or`` or ``xor`` of two conditions (Kleene logic: null is unknown)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Greatest(Expr):
+    """The largest of its arguments, row by row."""
+
     args: Tuple[Expr, ...]
 
 
 @dataclasses.dataclass(frozen=True)
-class Compare(Expr):
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclasses.dataclass(frozen=True)
-class Logic(Expr):
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclasses.dataclass(frozen=True)
 class Not(Expr):
+    """The negation of a condition."""
+
     arg: Expr
 
 
 @dataclasses.dataclass(frozen=True)
 class IsIn(Expr):
+    """True where the value is one of ``values``."""
+
     arg: Expr
     values: Tuple[object, ...]
 
@@ -155,7 +165,7 @@ def business_date() -> BusinessDate:
 
 
 def _children(expr: Expr) -> Tuple[Expr, ...]:
-    if isinstance(expr, (Arith, Compare, Logic)):
+    if isinstance(expr, Binary):
         return (expr.left, expr.right)
     if isinstance(expr, Greatest):
         return expr.args

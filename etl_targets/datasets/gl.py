@@ -1,9 +1,10 @@
 """GL, general ledger: the contract's section 4 (journal lines posted on D)."""
 
-from etl_targets.datasets.base import (MONTH_TO_DATE, Column, Dataset, GoldTable, GroupRule,
-                                       Measure, RowRule)
-from etl_targets.datasets.columns import Date, Integer, Letters, Money, Text, Timestamp
+from etl_targets.datasets.base import Column, Dataset, GroupRule, RowRule
+from etl_targets.datasets.columns import Date, Money, Text
 from etl_targets.datasets.expressions import col, total
+from etl_targets.datasets.gold_tables import MONTH_TO_DATE, GoldTable, Measure
+from etl_targets.datasets.shared_columns import CURRENCY, LAST_MODIFIED, LINE
 
 AMOUNT = Money(precision=18, scale=2, minimum=0)
 
@@ -13,15 +14,15 @@ GL = Dataset(
     file_prefix="zheGL",
     columns=(
         Column("Journal ID", "journal_id", Text()),
-        Column("Line", "line", Integer(bits=32, minimum=1)),
+        LINE,
         Column("Posting Date", "posting_date", Date()),
         Column("Account", "account", Text()),
         Column("Account Name", "account_name", Text(), required=False),
         Column("Debit", "debit", AMOUNT, if_empty="0"),
         Column("Credit", "credit", AMOUNT, if_empty="0"),
-        Column("Currency", "currency", Letters(3)),
+        CURRENCY,
         Column("Description", "description", Text(), required=False),
-        Column("Last Modified", "last_modified", Timestamp()),
+        LAST_MODIFIED,
     ),
     rules=(RowRule("Debit/Credit", "exactly one of Debit and Credit must be non-zero",
                    col("debit").ne(0) ^ col("credit").ne(0)),),

@@ -1,10 +1,10 @@
 """Silver -> gold: business tables as pure functions of silver tables.
 
-A :class:`~etl_targets.datasets.base.GoldTable` is interpreted here:
+A :class:`~etl_targets.datasets.gold_tables.GoldTable` is interpreted here:
 filter, group (``Table.group_by``), measure. Sums are exact: decimals stay
 decimals and are cast back to their declared type with overflow checking,
 whole numbers are summed as decimals so they can never wrap around. A
-:class:`~etl_targets.datasets.base.GoldFunction` is called with its inputs.
+:class:`~etl_targets.datasets.gold_tables.GoldFunction` is called with its inputs.
 Either way every input over several days (month to date, trailing days) is
 first combined and deduplicated across the days by :func:`combine`.
 """
@@ -16,8 +16,9 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_targets.datasets.base import Day, Dataset, GoldFunction, GoldTable, Input
-from etl_targets.datasets.expressions import Expr, columns as read_columns, evaluate, type_of
+from etl_targets.datasets.base import Dataset
+from etl_targets.datasets.gold_tables import Day, GoldFunction, GoldTable, Input
+from etl_targets.datasets.expressions import Expr, evaluate, type_of
 from etl_targets.datasets.silver import deduplicate
 from etl_targets.errors import ContractError
 
@@ -28,17 +29,7 @@ SILVER = "silver"
 
 def needed_columns(dataset: Dataset, table: GoldTable) -> List[str]:
     """The silver columns a gold table reads (so readers can prune the rest)."""
-    names = set(table.group_by)
-    if table.where is not None:
-        names |= read_columns(table.where)
-    for measure in table.measures:
-        if isinstance(measure.column, Expr):
-            names |= read_columns(measure.column)
-        elif measure.column:
-            names.add(measure.column)
-        if measure.where is not None:
-            names |= read_columns(measure.where)
-    return _with_keys(dataset, names, table.window)
+    return _with_keys(dataset, table.own_columns(), table.window)
 
 
 def _with_keys(dataset: Dataset, names, window) -> List[str]:

@@ -2,22 +2,24 @@
 
 import pyarrow as pa
 
-from etl_targets.datasets.base import DAY, Column, Dataset, Derived, GoldTable, Measure
-from etl_targets.datasets.columns import Integer, Letters, Money, Text, Timestamp
+from etl_targets.datasets.base import Column, Dataset, Derived
+from etl_targets.datasets.columns import Integer, Text, Timestamp
 from etl_targets.datasets.cover import INV_DAYS_OF_COVER
 from etl_targets.datasets.expressions import col, greatest
+from etl_targets.datasets.gold_tables import DAY, GoldTable, Measure
+from etl_targets.datasets.shared_columns import CURRENCY, SKU, UNIT_COST
 
 INV = Dataset(
     code="INV",
     folder="inv",
     file_prefix="zheINV",
     columns=(
-        Column("SKU", "sku", Text()),
+        SKU,
         Column("Warehouse", "warehouse", Text(upper=True)),
         Column("On Hand", "on_hand", Integer(bits=64, minimum=0)),
         Column("Allocated", "allocated", Integer(bits=64, minimum=0)),
-        Column("Unit Cost", "unit_cost", Money(precision=18, scale=4, minimum=0)),
-        Column("Currency", "currency", Letters(3)),
+        UNIT_COST,
+        CURRENCY,
         Column("Snapshot Time", "snapshot_time", Timestamp()),
     ),
     derived=(Derived("stock_value", col("on_hand") * col("unit_cost"), pa.decimal128(18, 4)),),

@@ -2,9 +2,11 @@
 
 import pyarrow as pa
 
-from etl_targets.datasets.base import DAY, Column, Dataset, Derived, GoldTable, Measure, RowRule
-from etl_targets.datasets.columns import Choice, Date, Integer, Letters, Money, Text, Timestamp
+from etl_targets.datasets.base import Column, Dataset, Derived, RowRule
+from etl_targets.datasets.columns import Choice, Date, Integer, Text
 from etl_targets.datasets.expressions import business_date, col
+from etl_targets.datasets.gold_tables import DAY, GoldTable, Measure
+from etl_targets.datasets.shared_columns import CURRENCY, LAST_MODIFIED, LINE, ORDER_DATE, SKU, UNIT_COST
 
 STATUSES = ("OPEN", "PARTIAL", "RECEIVED", "CLOSED", "CANCELLED")
 COST = pa.decimal128(18, 4)
@@ -15,18 +17,18 @@ PO = Dataset(
     file_prefix="zhePO",
     columns=(
         Column("PO Number", "po_number", Text()),
-        Column("Line", "line", Integer(bits=32, minimum=1)),
-        Column("Order Date", "order_date", Date()),
+        LINE,
+        ORDER_DATE,
         Column("Vendor ID", "vendor_id", Text()),
         Column("Vendor Name", "vendor_name", Text(), required=False),
-        Column("SKU", "sku", Text()),
+        SKU,
         Column("Qty Ordered", "qty_ordered", Integer(bits=64, minimum=1)),
         Column("Qty Received", "qty_received", Integer(bits=64, minimum=0)),
-        Column("Unit Cost", "unit_cost", Money(precision=18, scale=4, minimum=0)),
-        Column("Currency", "currency", Letters(3)),
+        UNIT_COST,
+        CURRENCY,
         Column("Status", "status", Choice(STATUSES)),
         Column("Expected Date", "expected_date", Date(), required=False),
-        Column("Last Modified", "last_modified", Timestamp()),
+        LAST_MODIFIED,
     ),
     rules=(RowRule("Qty Received", "must be <= Qty Ordered",
                    col("qty_received") <= col("qty_ordered")),),

@@ -23,7 +23,7 @@ from typing import Dict, Tuple
 
 import pyarrow as pa
 
-from etl_targets.datasets.base import GoldFunction, Input
+from etl_targets.datasets.gold_tables import GoldFunction, Input
 from etl_targets.datasets.cover import divide_rounded
 from etl_targets.errors import ContractError
 

@@ -2,9 +2,11 @@
 
 import pyarrow as pa
 
-from etl_targets.datasets.base import DAY, MONTH_TO_DATE, Column, Dataset, Derived, GoldTable, Measure
-from etl_targets.datasets.columns import Choice, Date, Integer, Letters, Money, Text, Timestamp
+from etl_targets.datasets.base import Column, Dataset, Derived
+from etl_targets.datasets.columns import Choice, Integer, Money, Text
 from etl_targets.datasets.expressions import col
+from etl_targets.datasets.gold_tables import DAY, MONTH_TO_DATE, GoldTable, Measure
+from etl_targets.datasets.shared_columns import CURRENCY, LAST_MODIFIED, LINE, ORDER_DATE, SKU
 
 REGIONS = ("North", "South", "East", "West")
 STATUSES = ("OPEN", "SHIPPED", "INVOICED", "CANCELLED")
@@ -23,17 +25,17 @@ SO = Dataset(
     file_prefix="zheSO",
     columns=(
         Column("SO Number", "so_number", Text()),
-        Column("Line", "line", Integer(bits=32, minimum=1)),
-        Column("Order Date", "order_date", Date()),
+        LINE,
+        ORDER_DATE,
         Column("Customer ID", "customer_id", Text()),
         Column("Customer Name", "customer_name", Text(), required=False),
         Column("Region", "region", Choice(REGIONS)),
-        Column("SKU", "sku", Text()),
+        SKU,
         Column("Qty", "qty", Integer(bits=64, minimum=1)),
         Column("Unit Price", "unit_price", Money(precision=18, scale=2, minimum=0)),
-        Column("Currency", "currency", Letters(3)),
+        CURRENCY,
         Column("Status", "status", Choice(STATUSES)),
-        Column("Last Modified", "last_modified", Timestamp()),
+        LAST_MODIFIED,
     ),
     derived=(Derived("line_amount", col("qty") * col("unit_price"), pa.decimal128(18, 2)),),
     dedup_keys=("so_number", "line"),

@@ -33,7 +33,8 @@ import luigi
 from etl_targets import config
 from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
-from etl_targets.datasets.base import Day, Dataset, Input
+from etl_targets.datasets.base import Dataset
+from etl_targets.datasets.gold_tables import Day, Input
 from etl_targets.datasets.gold import combine, compute, input_columns
 from etl_targets.datasets.silver import read_silver
 from etl_targets.formats import csv_batches, read_csv_header
