@@ -26,8 +26,8 @@ import pytest
 from reference_so import daily_sales, mtd_by_region, parse_landing
 from support.cli import Run, etl_argv, run_command
 from support.env import cli_environment
-from support.landing import copy_landing, landing_name
-from support.lakes import partition, run_records
+from support.landing import copy_landing, correct, landing_name
+from support.lakes import data_files, partition, run_records
 
 DAYS = [dt.date(2026, 1, d) for d in range(1, 11)]
 CHANGED = dt.date(2026, 1, 6)
@@ -36,28 +36,6 @@ CHANGED = dt.date(2026, 1, 6)
 def run(root: Path, *args: str) -> Run:
     env = cli_environment(root / "lake", root / "landing", root / "logs")
     return Run.of(run_command(etl_argv(*args), cwd=root, env=env, timeout=300))
-
-
-def snapshot(lake: Path) -> dict:
-    """relative path -> (mtime_ns, bytes) of every data file (not the run records)."""
-    return {p.relative_to(lake).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
-            for p in lake.rglob("*") if p.is_file() and "_ops" not in p.parts
-            and "_trash" not in p.parts}
-
-
-def correct(landing_file: Path) -> None:
-    """Rewrites one Qty of the first data row (a corrected re-drop, newer mtime)."""
-    text = landing_file.read_bytes().decode("utf-8-sig")
-    header, first, rest = text.split("\n", 2)
-    names = [h.strip().casefold() for h in header.split(",")]
-    fields = first.split(",")
-    if len(fields) == len(names):
-        qty = names.index("qty")
-        fields[qty] = str(int(fields[qty].strip().strip('"') or 1) + 7)
-        first = ",".join(fields)
-    landing_file.write_bytes(("\n".join([header, first, rest])).encode())
-    later = time.time() + 5
-    os.utime(landing_file, (later, later))
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +52,12 @@ def built_month(tmp_path_factory) -> Path:
 def refreshed(built_month, tmp_path_factory):
     root = tmp_path_factory.mktemp("refreshed")
     shutil.copytree(built_month, root, dirs_exist_ok=True, copy_function=shutil.copy2)
-    before = snapshot(root / "lake")
+    before = data_files(root / "lake")
     correct(root / "landing" / "so" / landing_name(CHANGED))
     done = run(root, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
                "--refresh")
     assert done.code == 0, str(done)
-    return root, before, snapshot(root / "lake"), done
+    return root, before, data_files(root / "lake"), done
 
 
 def expected_rebuilt() -> set:
@@ -130,22 +108,22 @@ def test_refresh_moves_the_stale_outputs_to_the_trash(refreshed):
 
 def test_refresh_of_an_unchanged_month_builds_nothing(built_month, tmp_path):
     shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
-    before = snapshot(tmp_path / "lake")
+    before = data_files(tmp_path / "lake")
     done = run(tmp_path, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
                "--refresh")
     assert done.code == 0 and "already complete" in done.stdout, str(done)
-    assert snapshot(tmp_path / "lake") == before
+    assert data_files(tmp_path / "lake") == before
 
 
 def test_a_touched_but_unchanged_landing_file_is_not_refreshed(built_month, tmp_path):
     shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
     later = time.time() + 5
     os.utime(tmp_path / "landing" / "so" / landing_name(CHANGED), (later, later))
-    before = snapshot(tmp_path / "lake")
+    before = data_files(tmp_path / "lake")
     done = run(tmp_path, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
                "--refresh")
     assert done.code == 0, str(done)
-    assert snapshot(tmp_path / "lake") == before
+    assert data_files(tmp_path / "lake") == before
 
 
 def test_an_input_with_other_bytes_refreshes_that_date(built_month, tmp_path):
@@ -165,10 +143,10 @@ def test_an_input_with_the_same_bytes_is_already_complete_and_not_claimed(built_
     shutil.copytree(built_month, tmp_path, dirs_exist_ok=True, copy_function=shutil.copy2)
     same = tmp_path / "same.csv"
     shutil.copy(tmp_path / "landing" / "so" / landing_name(CHANGED), same)
-    before = snapshot(tmp_path / "lake")
+    before = data_files(tmp_path / "lake")
     done = run(tmp_path, "so", "--date", CHANGED.isoformat(), "--input", str(same))
     assert done.code == 0 and "already complete" in done.stdout, str(done)
-    assert snapshot(tmp_path / "lake") == before
+    assert data_files(tmp_path / "lake") == before
     record = run_records(tmp_path / "lake")[-1]
     assert record["input"] is None and record["refreshed"] == [], record
     manifest = json.loads((tmp_path / "lake" / "_ops" / "manifests" / "so" /

@@ -61,8 +61,8 @@ def _check(parser, args) -> None:
     check_dates(parser, args)
     if args.input and args.start:
         parser.error("--input overrides one date's file: use it with --date")
-    if (args.input or getattr(args, "refresh", False)) and isinstance(args.dataset, Pipeline):
-        parser.error("--input and --refresh work on one dataset: use them with its subcommand")
+    if args.input and isinstance(args.dataset, Pipeline):
+        parser.error("--input overrides one dataset's file: use it with that dataset's subcommand")
     if args.input and getattr(args.dataset, "source", None) is not None:
         parser.error(f"--input names a landing file; {args.dataset.folder} lands from its HTTP API")
     if args.scheduler_port and not args.scheduler_host:
@@ -145,10 +145,14 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     if not storage.exists(landing.fs, landing.path):
         raise ConfigError(f"landing_root {storage.redact(settings.landing_root)} does not exist")
     source = _input_file(args.input, dataset, landing) if args.input else ""
-    _refresh(args, dataset, dates, roots, source, console, record)
+    rebuild = _refresh(args, dataset, dates, roots, source, console, record)
     tasks = [cls(date=day, source=source, **roots)
              for day in dates for cls in gold_tasks(dataset)]
-    progress = _progress_listener(tasks, len(dates))
+    asked = {task.task_id for task in tasks}
+    # The rebuilt tables come first: luigi keeps the instance of a task id it
+    # was given last, and only the asked tasks carry the --input file.
+    tasks = [task for task in rebuild if task.task_id not in asked] + tasks
+    progress = _progress_listener(tasks, len({task.date for task in tasks}))
     outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
                            listener=progress)
@@ -171,22 +175,28 @@ def _record_input(record, source: str, day) -> None:
         record["input_not_used"] = "the date's bronze already holds these bytes"
 
 
-def _refresh(args, dataset, dates, roots, source, console, record) -> None:
-    """Moves out-of-date outputs of the asked dates aside, so the build makes them again."""
+def _refresh(args, dataset, dates, roots, source, console, record) -> list:
+    """Moves out-of-date outputs of the asked dates aside; returns the gold tasks to build again.
+
+    Those include tables of other subcommands and dates built from what
+    moved (days of cover of the next six days, later month-to-date tables).
+    """
     wanted = refresh.out_of_date(dataset, dates, roots) if args.refresh else []
     if source:
         changed = refresh.changed_input(dataset, dates[0], source, roots)
         wanted = [r for r in wanted if r.date != dates[0]] + ([changed] if changed else [])
     record["refreshed"] = [item.as_dict() for item in wanted]
     if not wanted:
-        return
-    moved = refresh.invalidate(dataset, wanted, roots, record["run_id"], args.dry_run)
-    record["refreshed_outputs"] = moved
+        return []
+    moved = refresh.invalidate(wanted, roots, record["run_id"], args.dry_run)
+    record["refreshed_outputs"] = moved.locations
     verb = "would refresh" if args.dry_run else "refreshing"
     for item in wanted:
+        stage = f"{item.dataset.folder} {item.stage}" if isinstance(dataset, Pipeline) else item.stage
         console.event("refresh", "would_build" if args.dry_run else "started",
-                      f"   {verb} {item.date} from {item.stage}: {item.reason}",
+                      f"   {verb} {item.date} from {stage}: {item.reason}",
                       refreshed_date=item.date.isoformat(), stage=item.stage, reason=item.reason)
+    return moved.rebuild
 
 
 def _input_file(given: str, dataset, landing) -> str:

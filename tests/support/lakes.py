@@ -63,3 +63,10 @@ def run_records(lake: Path, pipeline: str = "so") -> List[dict]:
     if not folder.is_dir():
         return []
     return [json.loads(p.read_text()) for p in sorted(folder.iterdir())]
+
+
+def data_files(lake: Path) -> dict:
+    """relative path -> (mtime_ns, bytes) of every data file (not the run records)."""
+    return {p.relative_to(lake).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in lake.rglob("*") if p.is_file() and "_ops" not in p.parts
+            and "_trash" not in p.parts}
