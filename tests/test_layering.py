@@ -63,6 +63,9 @@ def test_lower_layers_never_import_luigi_or_pandas(name, top, path):
         assert imported.split(".")[0] not in ("luigi", "pandas"), f"{name} imports {imported}"
 
 
-def test_sample_generator_is_independent_of_the_pipeline():
-    imported = set(_imports(PACKAGE / "datasets" / "samples" / "so.py"))
-    assert not any(i.startswith("etl_targets") for i in imported)
+@pytest.mark.parametrize("path", sorted((PACKAGE / "datasets" / "samples").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_sample_generators_import_only_each_other_from_the_package(path):
+    for imported in _imports(path):
+        if imported.startswith("etl_targets"):
+            assert imported.startswith("etl_targets.datasets.samples"), f"{path.name}: {imported}"

@@ -23,11 +23,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Relative: the generators import only the standard library and each other, never the
-# pipeline they exercise (tests/test_layering.py holds so.py to that).
-from . import landing, spelling
-from .catalog import master_data as _catalog
-from .landing import DEFAULT_MESSINESS, Messiness
+# The generators import only the standard library and each other, never the
+# pipeline they exercise (tests/test_layering.py holds every one to that).
+from etl_targets.datasets.samples import landing, spelling
+from etl_targets.datasets.samples.catalog import master_data as _catalog
+from etl_targets.datasets.samples.landing import DEFAULT_MESSINESS, Messiness
 
 HEADERS = (
     "SO Number", "Line", "Order Date", "Customer ID", "Customer Name", "Region",
