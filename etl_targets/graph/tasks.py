@@ -70,6 +70,23 @@ class DatedTask(luigi.Task):
                                description="override of this date's landing file (--input)")
 
     @classmethod
+    def get_params(cls):
+        """luigi's list of the class's parameters, worked out once per class.
+
+        luigi walks ``dir(cls)`` on every call and calls it several times for
+        each task it creates, clones or schedules: about a quarter of a long
+        backfill's CPU (bench/long_backfill.py, cProfile). Our classes gain no
+        parameter after :func:`~etl_targets.graph.registry.make_tasks` made
+        them, so the answer is kept in the class's own ``__dict__`` (each
+        subclass works out its own) and a fresh list is returned each time.
+        """
+        known = cls.__dict__.get("_parameters")
+        if known is None:
+            known = tuple(super().get_params())
+            cls._parameters = known
+        return list(known)
+
+    @classmethod
     def get_param_values(cls, params, args, kwargs):
         """luigi's parameter resolution, with empty roots taken from the configuration.
 
