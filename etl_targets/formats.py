@@ -7,7 +7,8 @@ file into :class:`ContractError` naming the file.
 
 import csv
 import io
-from typing import BinaryIO, Iterator, List, Optional, Sequence
+import threading
+from typing import BinaryIO, Iterable, Iterator, List, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -24,13 +25,47 @@ HEADER_SCAN_LIMIT = 64 << 20
 #: pyarrow CSV block size: large enough to be fast, small enough that one
 #: block of text columns stays a small fraction of a day's typed table.
 CSV_BLOCK_SIZE = 8 << 20
+#: blocks the CSV reader may read ahead of the batches taken: pyarrow's
+#: background reader would queue up to 32 (256 MiB of 8 MiB blocks)
+READ_AHEAD_BLOCKS = 3
+#: the longest a read waits for a batch to be taken (a record longer than the
+#: blocks read ahead needs more reads first: it is slowed, never stuck)
+READ_AHEAD_WAIT = 5.0
+#: rows per Parquet row group of a table written as a stream (:func:`write_parquet`)
+ROW_GROUP_ROWS = 1 << 17
+PARQUET_OPTIONS = {"compression": "zstd"}
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:
     """Serialises a table as one Parquet file in memory."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
     return sink.getvalue().to_pybytes()
+
+
+def write_parquet(handle: BinaryIO, schema: pa.Schema, tables: Iterable[pa.Table],
+                  row_group_rows: int = ROW_GROUP_ROWS) -> int:
+    """Writes a stream of tables into ``handle`` as one Parquet file; returns the rows written.
+
+    Row groups hold ``row_group_rows`` rows (the last fewer) however the
+    stream is cut, so memory is one row group and the bytes depend only on
+    the rows. A stream of at most ``row_group_rows`` rows gives the same
+    bytes as :func:`to_parquet_bytes` of its table.
+    """
+    pending: List[pa.Table] = []
+    held = written = 0
+    with pq.ParquetWriter(handle, schema, **PARQUET_OPTIONS) as writer:
+        for table in tables:
+            pending.append(table)
+            held += table.num_rows
+            while held >= row_group_rows:
+                rows = pa.concat_tables(pending)
+                writer.write_table(rows.slice(0, row_group_rows).combine_chunks())
+                pending, held = [rows.slice(row_group_rows)], held - row_group_rows
+                written += row_group_rows
+        if held or not written:
+            writer.write_table(pa.concat_tables(pending or [schema.empty_table()]).combine_chunks())
+    return written + held
 
 
 def from_parquet_bytes(data: bytes, columns: Optional[Sequence[str]] = None) -> pa.Table:
@@ -116,9 +151,10 @@ def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
     names = [f"f{i}" for i in range(width)]
     kept = [names[i] for i in keep]
     value_type = pa.string() if check_utf8 else pa.binary()
+    paced = _PacedReader(handle)
     try:
         reader = pacsv.open_csv(
-            handle,
+            paced,
             read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True,
                                              invalid_row_handler=_skip_blank_rows),
@@ -128,11 +164,35 @@ def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
                 check_utf8=check_utf8),
         )
         for batch in reader:
+            paced.taken()
             yield batch
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return  # a header and no records: a valid day with zero rows
         raise ContractError(source, _csv_problem(exc)) from exc
+
+
+class _PacedReader(io.RawIOBase):
+    """The landing stream, read at most :data:`READ_AHEAD_BLOCKS` blocks ahead of the batches taken.
+
+    Closing it leaves the stream open: its owner closes it.
+    """
+
+    def __init__(self, handle: BinaryIO):
+        super().__init__()
+        self._handle = handle
+        self._permits = threading.Semaphore(READ_AHEAD_BLOCKS)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self._permits.acquire(timeout=READ_AHEAD_WAIT)
+        return self._handle.read(size)
+
+    def taken(self) -> None:
+        """One batch was taken: one more block may be read."""
+        self._permits.release()
 
 
 def _skip_blank_rows(row) -> str:

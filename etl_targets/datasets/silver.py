@@ -17,7 +17,7 @@ import decimal
 import functools
 import logging
 import os
-from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 import pyarrow as pa
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from etl_targets.datasets.base import Dataset, derived_type
 from etl_targets.datasets.expressions import columns as read_columns, evaluate
+from etl_targets.datasets.runs import SortedRuns
 from etl_targets.errors import ContractError
 from etl_targets.formats import csv_batches, read_csv_header
 
@@ -82,7 +83,31 @@ def match_header(dataset: Dataset, names: Sequence[str], source: str) -> Tuple[D
 
 def read_silver(dataset: Dataset, handle: BinaryIO, source: str,
                 progress: Optional[Callable[[int], None]] = None) -> SilverResult:
-    """Parses, validates, rejects and deduplicates one landing file.
+    """Parses, validates, rejects and deduplicates one landing file, in memory.
+
+    :class:`SilverStream` with its output collected: for tests and small
+    files; the silver task streams instead.
+
+    Raises:
+        ContractError: a file-level problem (rule 4).
+    """
+    with SilverStream(dataset, handle, source, progress) as stream:
+        rejects = pa.concat_tables([dataset.rejects_schema.empty_table(), *stream.rejects()])
+        silver = pa.concat_tables([dataset.silver_schema.empty_table(), *stream.silver()])
+        return SilverResult(silver, rejects, stream.landed_rows, stream.extra_columns)
+
+
+class SilverStream:
+    """One landing file read once: rejects as they are found, then silver in key order.
+
+    The file is read in blocks, each validated and typed on its own (on
+    every core). :meth:`rejects` reads the whole file and yields its rejects
+    in row order; :meth:`silver` then yields the deduplicated rows sorted by
+    the dedup key. Each block's valid rows are deduplicated and sorted as a
+    run (:class:`~etl_targets.datasets.runs.SortedRuns`), and the runs are
+    merged, so memory stays a few blocks whatever the size of the file. A
+    dataset with group rules is judged whole, in memory: such a rule can
+    still reject any valid row, so rejects are known only at the end.
 
     Args:
         dataset: the declaration.
@@ -92,48 +117,105 @@ def read_silver(dataset: Dataset, handle: BinaryIO, source: str,
             block (a big day reports as it streams).
 
     Raises:
-        ContractError: a file-level problem (rule 4).
+        ContractError: a file-level problem (rule 4), from the constructor
+            (the header) or from :meth:`rejects` (the body).
     """
-    names = read_csv_header(handle, source)
-    positions, extras = match_header(dataset, names, source)
-    if extras:
-        log.warning("%s: dropping unknown column(s) %s", source, ", ".join(extras))
-    order = [positions[c.name] for c in dataset.columns]
-    valid: List[pa.Table] = []
-    rejected: List[pa.Table] = []
-    landed = 0
-    # pyarrow's kernels release the GIL: blocks are validated on every core,
-    # a bounded number at a time so memory stays one block per thread.
-    workers = os.cpu_count() or 1
-    pending: "collections.deque" = collections.deque()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
-        for batch in csv_batches(handle, len(names), range(len(names)), source):
-            raw = [batch.column(f"f{i}") for i in order]
-            pending.append(pool.submit(clean_batch, dataset, raw, landed + 1, source))
-            landed += batch.num_rows
-            if progress is not None:
-                progress(landed)
-            while len(pending) > workers:
-                _collect(pending.popleft(), valid, rejected)
-        while pending:
-            _collect(pending.popleft(), valid, rejected)
-    silver = pa.concat_tables(valid) if valid else _empty(dataset, ROW)
-    rejects = (pa.concat_tables(rejected) if rejected
-               else dataset.rejects_schema.empty_table())
-    if not dataset.group_rules:
-        return SilverResult(deduplicate(dataset, silver), rejects, landed, extras)
-    silver = deduplicate(dataset, silver, drop_tie_breaker=False)
-    silver, late = apply_group_rules(dataset, silver, source)
-    if late:
-        rejects = pa.concat_tables([rejects] + late).sort_by("row_number")
-    return SilverResult(silver.select(dataset.silver_schema.names), rejects, landed, extras)
+
+    def __init__(self, dataset: Dataset, handle: BinaryIO, source: str,
+                 progress: Optional[Callable[[int], None]] = None):
+        self.dataset, self.source, self._handle, self._progress = dataset, source, handle, progress
+        self._names = read_csv_header(handle, source)
+        positions, self.extra_columns = match_header(dataset, self._names, source)
+        if self.extra_columns:
+            log.warning("%s: dropping unknown column(s) %s", source, ", ".join(self.extra_columns))
+        self._order = [positions[c.name] for c in dataset.columns]
+        self.landed_rows = self.rejected_rows = 0
+        self._runs = SortedRuns(dataset.dedup_keys) if streams(dataset) else None
+        self._valid: List[Tuple[int, pa.Table]] = []  # without runs: (block, valid rows)
+        self._read = False
+
+    def __enter__(self) -> "SilverStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._runs is not None:
+            self._runs.close()
+
+    def rejects(self) -> Iterator[pa.Table]:
+        """Reads the file; the rejected rows, in row order."""
+        judged = self._runs is None and self.dataset.group_rules
+        found = [self.dataset.rejects_schema.empty_table()]
+        for bad in self._blocks():
+            self.rejected_rows += bad.num_rows
+            if bad.num_rows and not judged:
+                yield bad
+            found.append(bad)
+        self._read = True
+        if judged:  # a group rule may reject rows of any block: in row order at the end
+            late = self._judge_groups()
+            self.rejected_rows += sum(t.num_rows for t in late)
+            yield pa.concat_tables(found + late).sort_by("row_number")
+
+    def silver(self) -> Iterator[pa.Table]:
+        """The deduplicated valid rows sorted by the dedup key (after :meth:`rejects`)."""
+        if not self._read:
+            raise RuntimeError("SilverStream.silver() before rejects() was read")
+        if self._runs is not None:
+            yield from self._runs.merged(functools.partial(deduplicate, self.dataset))
+            return
+        silver = self._valid_rows()
+        if not self.dataset.group_rules:
+            silver = deduplicate(self.dataset, silver, drop_tie_breaker=False)
+        yield silver.select(self.dataset.silver_schema.names)
+
+    def _blocks(self) -> Iterator[pa.Table]:
+        """Each block's rejects, in order; its valid rows go to the runs (or are kept)."""
+        # pyarrow's kernels release the GIL: blocks are validated on every core,
+        # a bounded number at a time so memory stays one block per thread.
+        workers = os.cpu_count() or 1
+        pending: "collections.deque" = collections.deque()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
+            batches = csv_batches(self._handle, len(self._names), range(len(self._names)),
+                                  self.source)
+            for index, batch in enumerate(batches):
+                raw = [batch.column(f"f{i}") for i in self._order]
+                pending.append(pool.submit(self._clean, index, raw, self.landed_rows + 1))
+                self.landed_rows += batch.num_rows
+                if self._progress is not None:
+                    self._progress(self.landed_rows)
+                while len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _clean(self, index: int, raw: Sequence[pa.Array], first_row: int) -> pa.Table:
+        good, bad = clean_batch(self.dataset, raw, first_row, self.source)
+        if self._runs is not None:  # a key's winner among this block's rows, sorted by key
+            self._runs.add(index, deduplicate(self.dataset, good, drop_tie_breaker=False))
+        else:
+            self._valid.append((index, good))
+        return bad
+
+    def _valid_rows(self) -> pa.Table:
+        """Every valid row kept (without runs), in row order; released."""
+        valid = [good for _, good in sorted(self._valid, key=lambda pair: pair[0])]
+        self._valid = []
+        return pa.concat_tables(valid) if valid else _empty(self.dataset, ROW)
+
+    def _judge_groups(self) -> List[pa.Table]:
+        """Dedup, then the group rules; keeps the survivors, returns the rows they reject."""
+        silver = deduplicate(self.dataset, self._valid_rows(), drop_tie_breaker=False)
+        survivors, late = apply_group_rules(self.dataset, silver, self.source)
+        self._valid = [(0, survivors)]
+        return late
 
 
-def _collect(future, valid: List[pa.Table], rejected: List[pa.Table]) -> None:
-    good, bad = future.result()
-    valid.append(good)
-    rejected.append(bad)
+def streams(dataset: Dataset) -> bool:
+    """Whether silver of ``dataset`` is merged from sorted runs (no group rules, required keys)."""
+    required = {c.name for c in dataset.columns if c.required}
+    return (bool(dataset.dedup_keys) and not dataset.group_rules
+            and set(dataset.dedup_keys) <= required)
 
 
 def _empty(dataset: Dataset, row_column: str) -> pa.Table:

@@ -23,12 +23,14 @@ date's file is read, not what is built.
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import logging
 import time
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, Iterable, List, NamedTuple, Optional
 
 import luigi
+import pyarrow as pa
 
 from etl_targets import config
 from etl_targets.lake import context, fileinfo, layout, storage
@@ -36,7 +38,8 @@ from etl_targets.lake.context import Area
 from etl_targets.datasets.base import Dataset
 from etl_targets.datasets.gold_tables import Day, Input
 from etl_targets.datasets.gold import combine, compute, input_columns
-from etl_targets.datasets.silver import read_silver
+from etl_targets.datasets.silver import SilverStream
+from etl_targets import formats
 from etl_targets.formats import csv_batches, read_csv_header
 from etl_targets.errors import ContractError, EtlError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
@@ -309,19 +312,42 @@ class SilverTask(DatedTask):
         name = self.dataset.landing_name(self.date)
         landed = self.input()["file"]
         size = context.current().known_size(landed.area, landed.path, landed.listing_prefix)
+        outputs = self.output()
         with landed.open_binary() as handle:
             def parsed(rows: int) -> None:
                 share = min(99, int(100 * handle.tell() / size)) if size else 0
                 self.progress(f"{rows} rows parsed ({share}%)", share)
-            result = read_silver(self.dataset, handle, name, progress=parsed)
-        outputs = self.output()
-        outputs["rejects"].write(result.rejects)
-        self._check_reject_ratio(name, result.rejects.num_rows, result.landed_rows,
-                                 outputs["rejects"].location)
-        outputs["silver"].write(result.silver)  # last: the completion signal
-        self.report(f"{result.landed_rows} rows read, {result.rejects.num_rows} rejected, "
-                    f"{result.silver.num_rows} in silver", 100)
+            with SilverStream(self.dataset, handle, name, progress=parsed) as stream:
+                self._publish(outputs["rejects"], self.dataset.rejects_schema, stream.rejects())
+                self._check_reject_ratio(name, stream.rejected_rows, stream.landed_rows,
+                                         outputs["rejects"].location)
+                # last: the completion signal
+                kept = self._publish(outputs["silver"], self.dataset.silver_schema, stream.silver())
+        self.report(f"{stream.landed_rows} rows read, {stream.rejected_rows} rejected, "
+                    f"{kept} in silver", 100)
 
+    @staticmethod
+    def _publish(target: ParquetTarget, schema: pa.Schema, tables: Iterable[pa.Table]) -> int:
+        """Writes a stream of tables as ``target``'s Parquet file; returns its rows.
+
+        Up to one row group (:data:`formats.ROW_GROUP_ROWS` rows) the file is
+        written as one table, which this build then keeps for its readers (the
+        gold of a small day decodes nothing); a longer stream goes through the
+        atomic writer a row group at a time. Both give the same bytes for the
+        same rows.
+        """
+        tables, held, rows = iter(tables), [], 0
+        for table in tables:
+            held.append(table)
+            rows += table.num_rows
+            if rows > formats.ROW_GROUP_ROWS:
+                break
+        else:
+            whole = pa.concat_tables([schema.empty_table(), *held]).combine_chunks()
+            target.write(whole)
+            return whole.num_rows
+        with target.writer() as sink:
+            return formats.write_parquet(sink, schema, itertools.chain(held, tables))
 
     def _check_reject_ratio(self, name: str, rejected: int, landed: int, rejects: str) -> None:
         ratio = rejected / landed if landed else 0.0
