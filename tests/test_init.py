@@ -131,7 +131,9 @@ def test_init_writes_a_luigi_cfg_with_relative_roots(demo):
     config = configparser.ConfigParser()
     config.read(folder / "luigi.cfg")
     assert dict(config["etl_targets"]) == {"landing_root": "landing", "lake_root": "lake",
-                                           "log_dir": "logs"}
+                                           "log_dir": "logs", "retention_bronze": "7y",
+                                           "retention_silver": "2y", "retention_gold": "",
+                                           "retention_trash": "30d"}
 
 
 def test_init_writes_a_gitignore_for_lake_and_logs(demo):
