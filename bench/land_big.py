@@ -6,11 +6,11 @@ Run by hand, not in CI::
     python bench/land_big.py --mb 100   # smaller
 
 Each landing runs in a fresh interpreter that does only this:
-``storage.copy_stream(storage.open_input(...), storage.atomic_writer(...))``,
+``storage.copy_stream(storage.open_input(...), atomic_writer(...))``,
 so its high-water RSS (``VmHWM``) is the peak of the copy plus the imports
 (reported separately). Not ``ru_maxrss``: Linux carries the parent's peak
 over ``exec`` into it. The target is a peak below 200 MB whatever the file
-size: the writer holds a few blocks (``storage.WRITE_BLOCK_SIZE``), never
+size: the writer holds a few blocks (``writer.WRITE_BLOCK_SIZE``), never
 the file.
 """
 
@@ -64,13 +64,14 @@ def _blocks(header: str):
 def land(source: str, destination: str) -> Dict:
     """In the child: the copy itself, timed after the imports."""
     from etl_targets.lake import storage
+    from etl_targets.lake.writer import atomic_writer
 
     baseline_mb = peak_rss_mb()
     local, source_path = storage.filesystem(source)
     fs, path = storage.filesystem(destination)
     start = time.perf_counter()
     with (storage.open_input(local, source_path) as reader,
-          storage.atomic_writer(fs, path) as writer):
+          atomic_writer(fs, path) as writer):
         digest, size = storage.copy_stream(reader, writer)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "sha256": digest, "bytes": size, "imports_mb": baseline_mb,

@@ -1,6 +1,6 @@
 """The one streaming atomic writer, and what killed writers leave behind.
 
-``storage.atomic_writer`` publishes on success only, holds at most about one
+``writer.atomic_writer`` publishes on success only, holds at most about one
 block in memory, never makes a local copy of an object-store write, and a
 write SIGKILLed half way (which runs no cleanup) leaves nothing that the next
 write of the same folder or key does not remove. Backends: a local folder,
@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 from etl_targets.errors import StorageError
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 
 MIB = 2**20
 #: The smallest part S3 accepts, so that a few MiB already make a multipart upload.
@@ -35,10 +35,10 @@ BLOCK = 5 * MIB
 #: With "hold" it then waits for a line on stdin before writing the rest.
 SLOW_WRITER = r"""
 import sys, time
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 url, block, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "hold"
 fs, path = storage.filesystem(url)
-with storage.atomic_writer(fs, path, block_size=block) as handle:
+with writer.atomic_writer(fs, path, block_size=block) as handle:
     for megabyte in range(1, 61):
         handle.write(b"x" * 2**20)
         if megabyte == 2 * block // 2**20:
@@ -99,7 +99,7 @@ def everything_in(fs, folder: str) -> set:
 def test_write_that_raises_publishes_nothing_and_leaves_nothing(place):
     fs, folder = place
     with pytest.raises(Boom):
-        with storage.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
+        with writer.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
             write_chunks(handle, 7)
             raise Boom()
     assert everything_in(fs, folder) == set()
@@ -109,7 +109,7 @@ def test_write_that_raises_publishes_nothing_and_leaves_nothing(place):
 def test_streamed_write_that_raises_leaves_no_multipart_upload(s3_env, boto_s3):
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
     with pytest.raises(Boom):
-        with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+        with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
             write_chunks(handle, 12)
             assert unfinished_uploads(boto_s3, s3_env) == ["lake/part/f.bin"]
             raise Boom()
@@ -118,7 +118,7 @@ def test_streamed_write_that_raises_leaves_no_multipart_upload(s3_env, boto_s3):
 
 def test_empty_write_publishes_an_empty_file(place):
     fs, folder = place
-    with storage.atomic_writer(fs, storage.join(folder, "_SUCCESS")):
+    with writer.atomic_writer(fs, storage.join(folder, "_SUCCESS")):
         pass
     assert storage.read_bytes(fs, storage.join(folder, "_SUCCESS")) == b""
     assert everything_in(fs, folder) == {storage.join(folder, "_SUCCESS")}
@@ -127,7 +127,7 @@ def test_empty_write_publishes_an_empty_file(place):
 def test_multi_block_write_publishes_every_byte_in_order(place):
     fs, folder = place
     data = os.urandom(3 * BLOCK + 12345)
-    with storage.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
         for start in range(0, len(data), 1_000_000):
             handle.write(data[start:start + 1_000_000])
     assert storage.read_bytes(fs, storage.join(folder, "f.bin")) == data
@@ -136,7 +136,7 @@ def test_multi_block_write_publishes_every_byte_in_order(place):
 @pytest.mark.s3
 def test_multi_block_write_on_s3_is_uploaded_in_block_sized_parts(s3_env, boto_s3):
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
-    with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
         write_chunks(handle, 12)
     head = boto_s3.head_object(Bucket=s3_env, Key="lake/part/f.bin", PartNumber=1)
     assert head["PartsCount"] == 3
@@ -150,7 +150,7 @@ def test_streamed_write_makes_no_local_copy(s3_env, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr("tempfile.tempdir", None)  # forget the cached default
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
-    with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
         write_chunks(handle, 12)
         assert list(scratch.iterdir()) == []
     assert list(scratch.iterdir()) == []
@@ -161,7 +161,7 @@ def peak_memory_of_a_write(fs, path: str, megabytes: int) -> int:
     chunk = b"z" * MIB
     tracemalloc.start()
     try:
-        with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+        with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
             for _ in range(megabytes):
                 handle.write(chunk)
         return tracemalloc.get_traced_memory()[1]
@@ -182,7 +182,7 @@ def test_streamed_write_memory_does_not_grow_with_its_size(s3_env):
 def test_small_write_sends_one_put_and_no_other_request(s3_env, s3_requests):
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
     s3_requests.mark()
-    storage.write_bytes(fs, path, b"x" * 1000)
+    writer.write_bytes(fs, path, b"x" * 1000)
     assert [tuple(r)[:2] for r in s3_requests()] == [("PUT", f"/{path}")]
 
 
@@ -190,7 +190,7 @@ def test_small_write_sends_one_put_and_no_other_request(s3_env, s3_requests):
 def test_streamed_write_lists_unfinished_uploads_of_its_own_key_only(s3_env, s3_requests):
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
     s3_requests.mark()
-    with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
         write_chunks(handle, 6)
     listings = [p for m, p, *_ in s3_requests() if m == "GET" and "uploads" in p]
     assert listings == [f"/{s3_env}?uploads&prefix=lake/part/f.bin"]
@@ -199,7 +199,7 @@ def test_streamed_write_lists_unfinished_uploads_of_its_own_key_only(s3_env, s3_
 def test_copy_stream_returns_the_sha256_and_size_of_what_it_wrote(place):
     fs, folder = place
     data = os.urandom(3 * MIB + 7)
-    with storage.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, storage.join(folder, "f.bin"), block_size=BLOCK) as handle:
         digest, size = storage.copy_stream(io.BytesIO(data), handle, chunk=MIB)
     assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert storage.read_bytes(fs, storage.join(folder, "f.bin")) == data
@@ -212,7 +212,7 @@ def test_copy_stream_returns_the_sha256_and_size_of_what_it_wrote(place):
 @pytest.mark.s3
 def test_read_of_an_s3_object_is_one_get(s3_env, s3_requests):
     fs, path = storage.filesystem(f"s3://{s3_env}/lake/part/f.bin")
-    storage.write_bytes(fs, path, b"content")
+    writer.write_bytes(fs, path, b"content")
     s3_requests.mark()
     assert storage.read_bytes(fs, path) == b"content"
     assert [tuple(r)[0] for r in s3_requests()] == ["GET"]
@@ -226,8 +226,8 @@ def test_read_of_a_missing_file_is_file_not_found(place):
 
 def test_list_details_gives_each_files_size(place):
     fs, folder = place
-    storage.write_bytes(fs, storage.join(folder, "a"), b"123")
-    storage.write_bytes(fs, storage.join(folder, "deep", "b"), b"12345")
+    writer.write_bytes(fs, storage.join(folder, "a"), b"123")
+    writer.write_bytes(fs, storage.join(folder, "deep", "b"), b"12345")
     details = storage.list_details(fs, folder)
     assert {p: d["size"] for p, d in details.items()} == {
         storage.join(folder, "a"): 3, storage.join(folder, "deep", "b"): 5}
@@ -236,7 +236,7 @@ def test_list_details_gives_each_files_size(place):
 @pytest.mark.s3
 def test_list_details_on_s3_carries_etag_and_last_modified(s3_env):
     fs, folder = storage.filesystem(f"s3://{s3_env}/lake/part")
-    storage.write_bytes(fs, storage.join(folder, "a"), b"123")
+    writer.write_bytes(fs, storage.join(folder, "a"), b"123")
     (info,) = storage.list_details(fs, folder).values()
     assert info["ETag"].strip('"') == hashlib.md5(b"123").hexdigest()
     assert info["LastModified"] is not None
@@ -244,7 +244,7 @@ def test_list_details_on_s3_carries_etag_and_last_modified(s3_env):
 
 def test_file_info_gives_the_size_of_one_file(place):
     fs, folder = place
-    storage.write_bytes(fs, storage.join(folder, "a"), b"123")
+    writer.write_bytes(fs, storage.join(folder, "a"), b"123")
     assert storage.file_info(fs, storage.join(folder, "a"))["size"] == 3
 
 
@@ -302,7 +302,7 @@ def test_killed_local_write_leaves_only_a_dot_temporary_file(killed_local_write)
 
 def test_next_local_write_in_the_folder_removes_the_killed_writes_temporary(killed_local_write):
     fs, folder = storage.filesystem(str(killed_local_write))
-    storage.write_bytes(fs, storage.join(folder, "_manifest.json"), b"{}")
+    writer.write_bytes(fs, storage.join(folder, "_manifest.json"), b"{}")
     assert os.listdir(killed_local_write) == ["_manifest.json"]
 
 
@@ -318,7 +318,7 @@ def test_killed_s3_write_publishes_nothing_and_makes_no_local_copy(killed_s3_wri
 def test_next_streamed_write_of_the_key_aborts_the_killed_upload(killed_s3_write, boto_s3):
     bucket, key, _ = killed_s3_write
     fs, path = storage.filesystem(f"s3://{bucket}/{key}")
-    with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
         write_chunks(handle, 6)
     assert unfinished_uploads(boto_s3, bucket) == []
     assert storage.read_bytes(fs, path) == b"y" * 6 * MIB
@@ -328,7 +328,7 @@ def test_next_streamed_write_of_the_key_aborts_the_killed_upload(killed_s3_write
 def test_sweeping_the_folder_aborts_the_killed_upload(killed_s3_write, boto_s3):
     bucket, key, _ = killed_s3_write
     fs, folder = storage.filesystem(f"s3://{bucket}/{key.rsplit('/', 1)[0]}")
-    assert storage.remove_abandoned_writes(fs, folder) == [f"s3://{bucket}/{key}"]
+    assert writer.remove_abandoned_writes(fs, folder) == [f"s3://{bucket}/{key}"]
     assert unfinished_uploads(boto_s3, bucket) == []
 
 
@@ -341,7 +341,7 @@ def test_write_beside_a_live_writer_keeps_its_temporary_file(tmp_path):
     child = start_slow_writer(str(folder / "big.csv"), mode="hold")
     try:
         fs, path = storage.filesystem(str(folder))
-        storage.write_bytes(fs, storage.join(path, "other.csv"), b"x")
+        writer.write_bytes(fs, storage.join(path, "other.csv"), b"x")
         assert len([n for n in os.listdir(folder) if n.startswith(".big.csv.")]) == 1
         child.stdin.write("go on\n")
         child.stdin.flush()
@@ -363,7 +363,7 @@ def test_temporary_file_whose_pid_was_reused_later_is_removed(tmp_path):
     an_hour_ago = time.time() - 3600
     os.utime(stale, (an_hour_ago, an_hour_ago))
     fs, folder = storage.filesystem(str(tmp_path))
-    assert storage.remove_abandoned_writes(fs, folder) == [str(stale)]
+    assert writer.remove_abandoned_writes(fs, folder) == [str(stale)]
 
 
 def test_temporary_file_of_another_host_is_kept_until_a_day_old(tmp_path):
@@ -374,7 +374,7 @@ def test_temporary_file_of_another_host_is_kept_until_a_day_old(tmp_path):
     two_days_ago = time.time() - 2 * 86400
     os.utime(old, (two_days_ago, two_days_ago))
     fs, folder = storage.filesystem(str(tmp_path))
-    assert storage.remove_abandoned_writes(fs, folder) == [str(old)]
+    assert writer.remove_abandoned_writes(fs, folder) == [str(old)]
 
 
 def test_files_not_named_like_a_writers_temporary_are_never_removed(tmp_path):
@@ -383,7 +383,7 @@ def test_files_not_named_like_a_writers_temporary_are_never_removed(tmp_path):
         (tmp_path / name).write_bytes(b"x")
         os.utime(tmp_path / name, (0, 0))
     fs, folder = storage.filesystem(str(tmp_path))
-    assert storage.remove_abandoned_writes(fs, folder) == []
+    assert writer.remove_abandoned_writes(fs, folder) == []
     assert sorted(os.listdir(tmp_path)) == sorted(names)
 
 
@@ -392,7 +392,7 @@ def test_sweeping_a_folder_leaves_uploads_below_and_beside_it(s3_env, boto_s3):
     for key in ("lake/part/a", "lake/part/deeper/b", "lake/partition/c"):
         boto_s3.create_multipart_upload(Bucket=s3_env, Key=key)
     fs, folder = storage.filesystem(f"s3://{s3_env}/lake/part")
-    assert storage.remove_abandoned_writes(fs, folder) == [f"s3://{s3_env}/lake/part/a"]
+    assert writer.remove_abandoned_writes(fs, folder) == [f"s3://{s3_env}/lake/part/a"]
     assert sorted(unfinished_uploads(boto_s3, s3_env)) == ["lake/part/deeper/b", "lake/partition/c"]
 
 
@@ -428,7 +428,7 @@ def test_sweeping_with_older_than_keeps_younger_uploads_by_the_servers_clock():
     fs = UploadsListing("Tue, 06 May 2031 12:00:00 GMT", {
         "lake/part/old": server_now - dt.timedelta(hours=2),
         "lake/part/new": server_now - dt.timedelta(minutes=30)})
-    assert storage.remove_abandoned_writes(fs, "bucket/lake/part", older_than=3600) == [
+    assert writer.remove_abandoned_writes(fs, "bucket/lake/part", older_than=3600) == [
         "s3://bucket/lake/part/old"]
     assert fs.aborted == ["lake/part/old"]
 
@@ -444,7 +444,7 @@ def test_streamed_write_succeeds_when_uploads_may_not_be_listed(s3_env, monkeypa
         return call_s3(method, *args, **kwargs)
 
     monkeypatch.setattr(fs, "call_s3", without_listing)
-    with storage.atomic_writer(fs, path, block_size=BLOCK) as handle:
+    with writer.atomic_writer(fs, path, block_size=BLOCK) as handle:
         write_chunks(handle, 6)
     assert storage.read_bytes(fs, path) == b"y" * 6 * MIB
     assert "cannot clear abandoned writes" in caplog.text
@@ -454,4 +454,4 @@ def test_streamed_write_succeeds_when_uploads_may_not_be_listed(s3_env, monkeypa
 def test_sweep_failure_is_a_storage_error(s3_invalid_credentials):
     fs, folder = storage.filesystem(f"s3://{s3_invalid_credentials}/lake/part")
     with pytest.raises(StorageError):
-        storage.remove_abandoned_writes(fs, folder)
+        writer.remove_abandoned_writes(fs, folder)

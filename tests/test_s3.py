@@ -17,7 +17,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from etl_targets import GoldSO, GoldSOMTD
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 from etl_targets.errors import StorageError
 
 from support.lakes import GOLD_TABLES, contract_paths
@@ -124,7 +124,7 @@ def test_list_files_is_one_list_request_for_a_whole_stage(s3_env, s3fs_client, s
 def test_atomic_write_is_a_single_put_of_the_final_key(s3_env, s3_requests):
     fs, path = storage.filesystem(f"s3://{s3_env}/gold/t/date=2026-01-27/data.parquet")
     s3_requests.mark()
-    storage.write_bytes(fs, path, b"x" * 1000)
+    writer.write_bytes(fs, path, b"x" * 1000)
     assert s3_requests.writes() == [("PUT", f"/{path}")]
 
 
@@ -132,7 +132,7 @@ def test_failed_write_sends_nothing_to_s3(s3_env, s3_requests):
     fs, path = storage.filesystem(f"s3://{s3_env}/gold/t/date=2026-01-27/data.parquet")
     s3_requests.mark()
     with pytest.raises(RuntimeError):
-        with storage.atomic_writer(fs, path) as handle:
+        with writer.atomic_writer(fs, path) as handle:
             handle.write(b"half")
             raise RuntimeError("crash mid-write")
     assert s3_requests() == []

@@ -35,7 +35,7 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 from etl_targets.errors import StorageError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
@@ -100,11 +100,11 @@ def backend(request, tmp_path):
 class TestStorageContract:
 
     def test_written_bytes_read_back_identically(self, backend):
-        storage.write_bytes(backend.fs, backend.path("f.bin"), BINARY)
+        writer.write_bytes(backend.fs, backend.path("f.bin"), BINARY)
         assert storage.read_bytes(backend.fs, backend.path("f.bin")) == BINARY
 
     def test_open_input_streams_what_was_written(self, backend):
-        storage.write_bytes(backend.fs, backend.path("f.bin"), BINARY * 1000)
+        writer.write_bytes(backend.fs, backend.path("f.bin"), BINARY * 1000)
         with storage.open_input(backend.fs, backend.path("f.bin")) as handle:
             assert handle.read(len(BINARY)) == BINARY
             handle.seek(len(BINARY) * 999)
@@ -112,50 +112,50 @@ class TestStorageContract:
 
     def test_write_creates_missing_parent_folders(self, backend):
         path = backend.path("a", "date=2026-01-27", "data.parquet")
-        storage.write_bytes(backend.fs, path, b"x")
+        writer.write_bytes(backend.fs, path, b"x")
         assert storage.read_bytes(backend.fs, path) == b"x"
 
     def test_write_that_raises_publishes_nothing(self, backend):
         with pytest.raises(Boom):
-            with storage.atomic_writer(backend.fs, backend.path("f.bin")) as handle:
+            with writer.atomic_writer(backend.fs, backend.path("f.bin")) as handle:
                 handle.write(BINARY)
                 raise Boom()
         assert not storage.exists(backend.fs, backend.path("f.bin"))
 
     def test_write_that_raises_leaves_no_temporary_file(self, backend):
         with pytest.raises(Boom):
-            with storage.atomic_writer(backend.fs, backend.path("d", "f.bin")) as handle:
+            with writer.atomic_writer(backend.fs, backend.path("d", "f.bin")) as handle:
                 handle.write(BINARY)
                 raise Boom()
         assert backend.all_files() == set()
 
     def test_write_that_raises_keeps_the_previous_content(self, backend):
-        storage.write_bytes(backend.fs, backend.path("f.bin"), b"old")
+        writer.write_bytes(backend.fs, backend.path("f.bin"), b"old")
         with pytest.raises(Boom):
-            with storage.atomic_writer(backend.fs, backend.path("f.bin")) as handle:
+            with writer.atomic_writer(backend.fs, backend.path("f.bin")) as handle:
                 handle.write(b"new, half written")
                 raise Boom()
         assert storage.read_bytes(backend.fs, backend.path("f.bin")) == b"old"
 
     def test_write_in_progress_is_invisible_to_readers(self, backend):
-        with storage.atomic_writer(backend.fs, backend.path("d", "f.bin")) as handle:
+        with writer.atomic_writer(backend.fs, backend.path("d", "f.bin")) as handle:
             handle.write(BINARY)
             handle.flush()
             assert not storage.exists(backend.fs, backend.path("d", "f.bin"))
             assert backend.visible_files() == set()
 
     def test_later_successful_write_replaces_the_content(self, backend):
-        storage.write_bytes(backend.fs, backend.path("f.bin"), b"first, longer content")
-        storage.write_bytes(backend.fs, backend.path("f.bin"), b"second")
+        writer.write_bytes(backend.fs, backend.path("f.bin"), b"first, longer content")
+        writer.write_bytes(backend.fs, backend.path("f.bin"), b"second")
         assert storage.read_bytes(backend.fs, backend.path("f.bin")) == b"second"
         assert backend.all_files() == {backend.path("f.bin")}
 
     def test_exists_is_true_for_a_written_file(self, backend):
-        storage.write_bytes(backend.fs, backend.path("f.bin"), b"")
+        writer.write_bytes(backend.fs, backend.path("f.bin"), b"")
         assert storage.exists(backend.fs, backend.path("f.bin")) is True
 
     def test_exists_is_false_for_a_missing_file(self, backend):
-        storage.write_bytes(backend.fs, backend.path("other.bin"), b"x")
+        writer.write_bytes(backend.fs, backend.path("other.bin"), b"x")
         assert storage.exists(backend.fs, backend.path("missing.bin")) is False
 
     def test_exists_is_false_below_a_missing_folder(self, backend):
@@ -167,15 +167,15 @@ class TestStorageContract:
         others = [backend.path("silver", "so_rejects", "date=2026-01-01", "data.parquet"),
                   backend.path("silver", "sox"), backend.path("gold", "so", "y")]
         for path in wanted + others:
-            storage.write_bytes(backend.fs, path, b"x")
+            writer.write_bytes(backend.fs, path, b"x")
         assert storage.list_files(backend.fs, backend.path("silver", "so")) == set(wanted)
 
     def test_list_files_of_a_missing_prefix_is_empty(self, backend):
-        storage.write_bytes(backend.fs, backend.path("silver", "so", "f"), b"x")
+        writer.write_bytes(backend.fs, backend.path("silver", "so", "f"), b"x")
         assert storage.list_files(backend.fs, backend.path("silver", "po")) == set()
 
     def test_remove_deletes_a_folder_tree_and_missing_is_fine(self, backend):
-        storage.write_bytes(backend.fs, backend.path("d", "e", "f"), b"x")
+        writer.write_bytes(backend.fs, backend.path("d", "e", "f"), b"x")
         storage.remove(backend.fs, backend.path("d"))
         storage.remove(backend.fs, backend.path("d"))
         assert storage.list_files(backend.fs, backend.path("d")) == set()

@@ -37,7 +37,7 @@ from etl_targets.datasets.gold import aggregate, month_to_date
 from etl_targets.datasets.silver import read_silver
 from etl_targets.errors import ConfigError, ContractError, StorageError
 from etl_targets.formats import read_csv_header
-from etl_targets.lake import context, storage
+from etl_targets.lake import context, storage, writer
 from support.cli import Run, etl_argv, run_command
 from support.env import cli_environment
 from support.landing import copy_landing, landing_name
@@ -165,8 +165,8 @@ def test_listing_a_stage_with_an_unreadable_date_folder_raises_for_a_real_non_ro
 def test_listing_raises_when_a_subfolder_refuses_even_off_the_local_disk():
     root = memory_root(RefusingMemory.protocol)
     fs, path = storage.filesystem(root)
-    storage.write_bytes(fs, storage.join(path, "silver/so/date=2026-01-04/data.parquet"), b"x")
-    storage.write_bytes(fs, storage.join(path, "silver/so/refused/data.parquet"), b"x")
+    writer.write_bytes(fs, storage.join(path, "silver/so/date=2026-01-04/data.parquet"), b"x")
+    writer.write_bytes(fs, storage.join(path, "silver/so/refused/data.parquet"), b"x")
     with pytest.raises(StorageError, match="refused"):
         storage.list_details(fs, storage.join(path, "silver/so"))
 
@@ -191,8 +191,8 @@ def test_a_landing_folder_that_cannot_be_listed_fails_the_run_with_exit_5_naming
 
     landing = memory_root(RefusingMemory.protocol)
     fs, path = storage.filesystem(landing)
-    storage.write_bytes(fs, storage.join(path, "refused", "so", landing_name(JAN_1)),
-                        (SAMPLE_SO / landing_name(JAN_1)).read_bytes())
+    writer.write_bytes(fs, storage.join(path, "refused", "so", landing_name(JAN_1)),
+                       (SAMPLE_SO / landing_name(JAN_1)).read_bytes())
     monkeypatch.setenv("ETL_LANDING_ROOT", f"{landing}/refused")
     code = main(["so", "--date", JAN_1.isoformat()])
     err = capsys.readouterr().err
@@ -262,17 +262,17 @@ def test_local_write_below_something_that_is_not_a_folder_is_a_storage_error_nam
     target = tmp_path / "blocker" / "lake" / "bronze" / "f.csv"
     fs, _ = storage.filesystem(str(tmp_path))
     with pytest.raises(StorageError) as raised:
-        storage.write_bytes(fs, str(target), b"x")
+        writer.write_bytes(fs, str(target), b"x")
     assert str(target) in str(raised.value)
 
 
 WRITE_PROBE = """
 import sys
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 from etl_targets.errors import StorageError
 fs, path = storage.filesystem(sys.argv[1])
 try:
-    storage.write_bytes(fs, path, b"x")
+    writer.write_bytes(fs, path, b"x")
     print("written")
 except StorageError as exc:
     print("StorageError", exc)
@@ -292,7 +292,7 @@ def test_local_write_on_a_full_disk_names_the_file_and_leaves_nothing(tiny_tmpfs
     target = tiny_tmpfs / "bronze" / "f.csv"
     fs, _ = storage.filesystem(str(tiny_tmpfs))
     with pytest.raises(StorageError) as raised:
-        storage.write_bytes(fs, str(target), b"x" * (1 << 20))
+        writer.write_bytes(fs, str(target), b"x" * (1 << 20))
     assert str(target) in str(raised.value) and "No space left" in str(raised.value)
     assert [p for p in tiny_tmpfs.rglob("*") if p.is_file()] == []
 
@@ -300,7 +300,7 @@ def test_local_write_on_a_full_disk_names_the_file_and_leaves_nothing(tiny_tmpfs
 def test_streamed_write_on_a_full_device_names_the_file():
     fs, root = storage.filesystem(memory_root(FullMemory.protocol))
     with pytest.raises(StorageError, match="No space left") as raised:
-        storage.write_bytes(fs, storage.join(root, "f.csv"), b"x")
+        writer.write_bytes(fs, storage.join(root, "f.csv"), b"x")
     assert "f.csv" in str(raised.value)
 
 

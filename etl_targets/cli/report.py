@@ -18,7 +18,7 @@ import luigi
 from etl_targets.cli import exitcodes
 from etl_targets.dates import describe_dates
 from etl_targets.graph.registry import TASKS
-from etl_targets.lake import context, layout, storage
+from etl_targets.lake import context, layout, storage, writer
 from etl_targets.runs import anomalies
 from etl_targets.runs.counts import StageCount, published_counts, totals
 
@@ -266,7 +266,7 @@ def _mark(probe, folder: str, judged, counts) -> None:
     lake = build.area(probe.lake_root)
     for anomaly in judged:
         marker = lake.join(layout.anomaly_marker(dataset, anomaly.date))
-        storage.write_bytes(lake.fs, marker, json.dumps(anomaly.as_dict(), indent=2).encode() + b"\n")
+        writer.write_bytes(lake.fs, marker, json.dumps(anomaly.as_dict(), indent=2).encode() + b"\n")
     listing = build.listing(lake, lake.join(layout.anomalies_folder(dataset)))
     for day in set(counts) - {a.date for a in judged}:
         marker = lake.join(layout.anomaly_marker(dataset, day))

@@ -5,7 +5,8 @@ trip per target, so a no-op rerun of a year costs minutes. A build context
 resolves the lake and the landing area once each into an :class:`Area`
 (filesystem + root path), answers existence for many dates of one stage
 from a single recursive listing of the stage's prefix, and keeps a bounded
-cache of the files this build read or wrote.
+cache of the files this build read or wrote (:mod:`etl_targets.lake.cache`).
+The worker threads of one build share it.
 
 There is always a context: :func:`current` returns the one a build put in
 place with :func:`use`, or else the process's *direct* context, which lists
@@ -20,20 +21,19 @@ ends that): once tasks run, other worker processes or machines may write, so
 an unseen path is then checked for real.
 """
 
-import collections
 import concurrent.futures
 import contextlib
 import contextvars
 import io
 import os
+import threading
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Set, Tuple
 
 from etl_targets.errors import StorageError
 from etl_targets.lake import fileinfo, storage
+from etl_targets.lake.cache import DEFAULT_CACHE_BYTES, ReadCache
+from etl_targets.lake.writer import atomic_writer
 
-DEFAULT_CACHE_BYTES = 512 << 20
-#: decoded tables kept per build: two months of one dataset's silver
-TABLES_KEPT = 64
 #: listings fetched at once by :meth:`BuildContext.prefetch`
 LISTING_THREADS = 8
 #: files fetched at once by :meth:`BuildContext.prefetch_reads`
@@ -97,13 +97,10 @@ class BuildContext:
         self.durations: Dict[str, float] = {}
         self._areas: Dict[str, Area] = {}
         self._listings: Dict[str, Dict[str, dict]] = {}
+        self._listing_lock = threading.Lock()  # one listing per prefix, whichever thread asks
         self._seen: Set[str] = set()
         self._overlay: Dict[str, bytes] = {}
-        self._cache: "collections.OrderedDict[str, bytes]" = collections.OrderedDict()
-        self._cache_bytes = cache_bytes if listings else 0
-        self._cached_size = 0
-        self._tables: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
-        self._table_bytes: Dict[tuple, int] = {}  # Table.nbytes walks every buffer: once each
+        self._cache = ReadCache(cache_bytes if listings else 0)
 
     # -- areas ---------------------------------------------------------------
 
@@ -201,13 +198,19 @@ class BuildContext:
 
     def _listing(self, area: Area, prefix: str) -> Dict[str, dict]:
         key = area.key(prefix)
-        if key not in self._listings:
-            self._store_listing(area, prefix, storage.list_details(area.fs, prefix))
-        return self._listings[key]
+        found = self._listings.get(key)
+        if found is None:
+            with self._listing_lock:  # another worker thread may be listing it right now
+                found = self._listings.get(key)
+                if found is None:
+                    found = self._store_listing(area, prefix,
+                                                storage.list_details(area.fs, prefix))
+        return found
 
-    def _store_listing(self, area: Area, prefix: str, details: Dict[str, dict]) -> None:
+    def _store_listing(self, area: Area, prefix: str, details: Dict[str, dict]) -> Dict[str, dict]:
         self.listing_count += 1
-        self._listings[area.key(prefix)] = {area.key(p): info for p, info in details.items()}
+        found = self._listings[area.key(prefix)] = {area.key(p): i for p, i in details.items()}
+        return found
 
     def listing(self, area: Area, prefix: str) -> Dict[str, dict]:
         """Every file below ``prefix`` (by :meth:`Area.key`) with its listed info.
@@ -243,8 +246,6 @@ class BuildContext:
         key = area.key(path)
         held = self._held(key)
         if held is not None:
-            if key in self._cache:
-                self._cache.move_to_end(key)
             return held
         data = storage.read_bytes(area.fs, path)
         self._remember(key, data)
@@ -275,19 +276,7 @@ class BuildContext:
         """
         if not self.uses_listings:
             return 0
-        wanted, budget = [], self._cache_bytes // 2
-        for target in targets:
-            area, path, prefix = target.area, target.path, target.listing_prefix
-            key = area.key(path)
-            if prefix is None or self._held(key) is not None or (key, ()) in self._tables \
-                    or (key, tuple(columns or ())) in self._tables:
-                continue
-            found = self._listings.get(area.key(prefix), {}).get(key)  # never a new listing
-            size = fileinfo.size(found) if found is not None else None
-            if size is None or size > self._cache_bytes // 4 or size > budget:
-                continue
-            budget -= size
-            wanted.append((area, path, key))
+        wanted = self._worth_fetching(targets, tuple(columns or ()))
         if len(wanted) < 2:
             return 0  # nothing to overlap: a single file is fetched by its read
         with concurrent.futures.ThreadPoolExecutor(min(READ_THREADS, len(wanted))) as pool:
@@ -295,6 +284,22 @@ class BuildContext:
         for (_, _, key), data in zip(wanted, fetched):
             self._remember(key, data)
         return len(wanted)
+
+    def _worth_fetching(self, targets: Iterable, columns: tuple) -> list:
+        """(area, path, key) of the targets :meth:`prefetch_reads` fetches (see there)."""
+        wanted, budget = [], self._cache.limit // 2
+        for target in targets:
+            area, path, prefix = target.area, target.path, target.listing_prefix
+            key = area.key(path)
+            if prefix is None or self._held(key) is not None or self._cache.has_table(key, columns):
+                continue
+            found = self._listings.get(area.key(prefix), {}).get(key)  # never a new listing
+            size = fileinfo.size(found) if found is not None else None
+            if size is None or not self._cache.fits(size) or size > budget:
+                continue
+            budget -= size
+            wanted.append((area, path, key))
+        return wanted
 
     def open_input(self, area: Area, path: str) -> BinaryIO:
         """A binary reader; bytes this build already holds are not fetched again."""
@@ -312,19 +317,16 @@ class BuildContext:
         """
         if not self.uses_listings and not self.dry_run:
             return decode(self.read(area, path))
-        key = (area.key(path), tuple(columns or ()))
-        if key in self._tables:
-            self._tables.move_to_end(key)
-            return self._tables[key]
-        whole = self._tables.get((key[0], ()))
-        if whole is not None:  # written in this build: select, do not decode
-            return whole.select(list(columns)) if columns else whole
-        table = decode(self.read(area, path))
-        self._keep(key, table)
+        key, columns = area.key(path), tuple(columns or ())
+        table = self._cache.table(key, columns)
+        if table is None:
+            table = decode(self.read(area, path))
+            self._cache.keep_table(key, columns, table)
         return table
 
     def _held(self, key: str) -> Optional[bytes]:
-        return self._overlay.get(key, self._cache.get(key))
+        held = self._overlay.get(key)
+        return held if held is not None else self._cache.bytes_of(key)
 
     # -- writing -------------------------------------------------------------
 
@@ -336,13 +338,13 @@ class BuildContext:
         bytes are kept in this context instead, and the lake is untouched.
         """
         key = area.key(path)
-        self._forget(key)
+        self._cache.forget(key)
         if self.dry_run:
             buffer = io.BytesIO()
             yield buffer
             self._overlay[key] = buffer.getvalue()
             return
-        with storage.atomic_writer(area.fs, path) as handle:
+        with atomic_writer(area.fs, path) as handle:
             yield handle
         if self.uses_listings:
             self._seen.add(key)
@@ -357,40 +359,12 @@ class BuildContext:
     def keep_table(self, area: Area, path: str, table) -> None:
         """Remembers a table just written, so readers in this build skip decoding it."""
         if self.uses_listings or self.dry_run:
-            self._keep((area.key(path), ()), table)
-
-    def _forget(self, key: str) -> None:
-        for stale in [k for k in self._tables if k[0] == key]:
-            self._drop_table(stale)
-        if key in self._cache:
-            self._cached_size -= len(self._cache.pop(key))
-
-    def _keep(self, key: tuple, table) -> None:
-        """Bounded by count and by bytes: a backfill of big days must not pile up tables."""
-        if key in self._tables:
-            self._drop_table(key)
-        self._tables[key] = table
-        self._table_bytes[key] = table.nbytes
-        while len(self._tables) > TABLES_KEPT or (
-                len(self._tables) > 1 and sum(self._table_bytes.values()) > self._cache_bytes):
-            self._drop_table(next(iter(self._tables)))
-
-    def _drop_table(self, key: tuple) -> None:
-        del self._tables[key]
-        del self._table_bytes[key]
+            self._cache.keep_table(area.key(path), (), table)
 
     def _remember(self, key: str, data: bytes) -> None:
         if self.uses_listings:
             self._seen.add(key)
-        if len(data) > self._cache_bytes // 4:
-            return
-        if key in self._cache:
-            self._cached_size -= len(self._cache.pop(key))
-        self._cache[key] = data
-        self._cached_size += len(data)
-        while self._cached_size > self._cache_bytes:
-            _, old = self._cache.popitem(last=False)
-            self._cached_size -= len(old)
+        self._cache.keep_bytes(key, data)
 
 
 _CURRENT: "contextvars.ContextVar[Optional[BuildContext]]" = contextvars.ContextVar(

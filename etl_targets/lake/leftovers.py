@@ -4,7 +4,7 @@ A SIGKILLed writer runs no cleanup: a local write leaves its dot-named
 temporary file, an S3 write its unfinished multipart upload. Concurrent
 writers may share a folder, so a leftover is recognised by its owner (the
 process and host named in a temporary file's name) rather than by age.
-:func:`etl_targets.lake.storage.remove_abandoned_writes` applies these rules.
+:func:`etl_targets.lake.writer.remove_abandoned_writes` applies these rules.
 """
 
 import contextlib

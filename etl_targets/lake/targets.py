@@ -14,13 +14,15 @@ import os
 import posixpath
 import shutil
 import tempfile
-from typing import BinaryIO, Iterator, Optional, Sequence
+from typing import BinaryIO, Iterator, Optional, Sequence, Tuple
 
 import luigi.target
+import luigi.task
 import pyarrow as pa
 
 from etl_targets import formats
 from etl_targets.lake import context, storage
+from etl_targets.lake.writer import atomic_writer
 
 #: bytes copied at a time from a scratch file into the lake
 COPY_CHUNK = 8 << 20
@@ -55,7 +57,7 @@ class FsspecFileSystem(luigi.target.FileSystem):
 
     def copy(self, path: str, dest: str) -> None:
         """Streams ``path`` to ``dest`` through the atomic writer (bounded memory)."""
-        with storage.open_input(self.fs, path) as reader, storage.atomic_writer(self.fs, dest) as sink:
+        with storage.open_input(self.fs, path) as reader, atomic_writer(self.fs, dest) as sink:
             storage.copy_stream(reader, sink)
 
     def move(self, path: str, dest: str, raise_if_exists: bool = False) -> None:
@@ -224,3 +226,19 @@ class ParquetTarget(LakeTarget):
 
     def num_rows(self) -> int:
         return formats.parquet_num_rows(self.read_bytes())
+
+
+def outputs_of(tasks) -> Iterator[Tuple[context.Area, str]]:
+    """(area, path) of every lake or landing output of ``tasks`` (luigi tasks)."""
+    for task in tasks:
+        for target in luigi.task.flatten(task.output()):
+            if isinstance(target, LakeTarget):
+                yield target.area, target.path
+
+
+def listing_prefixes_of(tasks) -> Iterator[Tuple[context.Area, str]]:
+    """(area, prefix) of the listings that answer for the outputs of ``tasks``."""
+    for task in tasks:
+        for target in luigi.task.flatten(task.output()):
+            if isinstance(target, LakeTarget) and target.listing_prefix is not None:
+                yield target.area, target.listing_prefix

@@ -15,6 +15,7 @@
 Records are plain JSON written atomically through :mod:`etl_targets.lake.storage`.
 """
 
+import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -23,9 +24,12 @@ import socket
 import uuid
 from typing import Iterator, List, Optional
 
-from etl_targets.lake import storage
+from etl_targets.lake import storage, writer
 from etl_targets.lake.context import Area
 from etl_targets.lake.layout import ops_folder
+
+#: records written at once by :func:`publish_run` (a backfill's manifests: one per date)
+WRITE_THREADS = 16
 
 
 def new_run_id(now: Optional[dt.datetime] = None) -> str:
@@ -58,6 +62,9 @@ def runs_folder(pipeline: str) -> str:
 def publish_run(lake: Area, record: dict, days: List[dt.date]) -> List[str]:
     """Writes the run's record, a manifest per asked date and (on success) the latest pointer.
 
+    The record and the manifests are independent files, written at once; the
+    latest pointer follows them.
+
     Returns:
         The locations written, for the console.
     """
@@ -71,10 +78,14 @@ def publish_run(lake: Area, record: dict, days: List[dt.date]) -> List[str]:
                 written[path] = date_manifest(record, day, None)
             continue  # a date built earlier keeps its manifest untouched (no read, no write)
         written[path] = date_manifest(record, day, _read_json(lake, path))
-    if record["status"] == "success":
-        written[lake.join(latest_path(pipeline))] = record
-    for path, content in written.items():
-        storage.write_bytes(lake.fs, path, _dump(content))
+    with concurrent.futures.ThreadPoolExecutor(min(WRITE_THREADS, len(written))) as pool:
+        # list(): the first failure raises here, after the other writes ended
+        list(pool.map(lambda item: writer.write_bytes(lake.fs, item[0], _dump(item[1])),
+                      written.items()))
+    if record["status"] == "success":  # last: it points at what the records describe
+        latest = lake.join(latest_path(pipeline))
+        writer.write_bytes(lake.fs, latest, _dump(record))
+        written[latest] = record
     return [lake.location(p) for p in written]
 
 

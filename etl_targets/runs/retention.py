@@ -28,7 +28,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from etl_targets.errors import ConfigError, StorageError
 from etl_targets.graph.downstream import STAGES, TRASH_FOLDER
-from etl_targets.lake import fileinfo, leftovers, storage
+from etl_targets.lake import fileinfo, leftovers, storage, writer
 from etl_targets.lake.context import Area
 from etl_targets.lake.layout import BRONZE_MANIFEST, PARQUET_FILE
 
@@ -316,7 +316,7 @@ def sweep(lake: Area, found: Plan, dry_run: bool = False) -> List[str]:
     """Clears abandoned writes; returns what was (or, dry, would be) removed.
 
     Locally each folder whose listing showed temporary files is swept by
-    :func:`etl_targets.lake.storage.remove_abandoned_writes` (the owner rules:
+    :func:`etl_targets.lake.writer.remove_abandoned_writes` (the owner rules:
     a writer that is gone, or a file of another host untouched for
     ``UNOWNED_TEMP_AGE``); a dry run names every temporary file seen, since
     only the sweep itself applies the rules. On S3 an unfinished upload below
@@ -330,7 +330,7 @@ def sweep(lake: Area, found: Plan, dry_run: bool = False) -> List[str]:
         if dry_run:
             return [path for names in found.temporaries.values() for path in sorted(names)]
         return [path for folder in sorted(found.temporaries)
-                for path in storage.remove_abandoned_writes(lake.fs, folder)]
+                for path in writer.remove_abandoned_writes(lake.fs, folder)]
     swept: List[str] = []
     for prefix in found.upload_prefixes:
         swept += _sweep_uploads(lake, prefix, dry_run)

@@ -28,6 +28,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from etl_targets.errors import EtlError, StorageError, UsageError
 from etl_targets.graph.registry import gold_tasks
 from etl_targets.lake import fileinfo, storage
+from etl_targets.lake.writer import atomic_writer, write_bytes
 from etl_targets.lake.context import Area
 from etl_targets.runs.records import who
 
@@ -171,8 +172,8 @@ def create(lake: Area, name: str, sources: Sequence[Source], datasets: Sequence[
         "files": files,
         **who(),
     }
-    storage.write_bytes(lake.fs, storage.join(target, MANIFEST),
-                        json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+    write_bytes(lake.fs, storage.join(target, MANIFEST),
+                json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
     return manifest
 
 
@@ -181,7 +182,7 @@ def _copy(lake: Area, source: str, destination: str):
     fs = lake.fs
     if storage.is_local(fs):
         with storage.open_input(fs, source) as reader, \
-                storage.atomic_writer(fs, destination) as writer:
+                atomic_writer(fs, destination) as writer:
             return storage.copy_stream(reader, writer)
     try:
         fs.copy(source, destination)  # s3fs: CopyObject (multipart copy above 5 GiB)
