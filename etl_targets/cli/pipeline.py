@@ -22,8 +22,8 @@ from etl_targets.cli.report import end, fail, report
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import business_timezone, load_settings
 from etl_targets.dates import business_today, days_between, parse_date
-from etl_targets.errors import ConfigError, EtlError, MissingInputError
-from etl_targets.lake import context
+from etl_targets.errors import ConfigError, EtlError, MissingInputError, StorageError
+from etl_targets.lake import context, layout
 from etl_targets.datasets import Pipeline, pipelines
 from etl_targets.graph.registry import gold_tasks
 
@@ -141,9 +141,9 @@ def _banner(console, dataset, record, args) -> None:
 
 def _build(args, dataset, dates, settings, console, record) -> int:
     roots = {"lake_root": settings.lake_root, "landing_root": settings.landing_root}
-    landing = context.current().area(settings.landing_root)
-    if not storage.exists(landing.fs, landing.path):
-        raise ConfigError(f"landing_root {storage.redact(settings.landing_root)} does not exist")
+    build = context.BuildContext(dry_run=args.dry_run)
+    landing = build.area(settings.landing_root)
+    _check_landing(build, landing, dataset)
     source = _input_file(args.input, dataset, landing) if args.input else ""
     rebuild = _refresh(args, dataset, dates, roots, source, console, record)
     tasks = [cls(date=day, source=source, **roots)
@@ -155,7 +155,7 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     progress = _progress_listener(tasks, len({task.date for task in tasks}))
     outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
                            scheduler_port=args.scheduler_port, dry_run=args.dry_run,
-                           listener=progress)
+                           listener=progress, build_context=build)
     code = report(outcome, console, record, tasks, dates)
     if outcome.not_attempted:  # the build stops at its first window with a failed task
         record["dates_not_attempted"] = sorted({t.date.isoformat() for t in outcome.not_attempted})
@@ -163,6 +163,27 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     if source:
         _record_input(record, source, dates[0])
     return code
+
+
+def _check_landing(build, landing, dataset) -> None:
+    """Refuses a landing root that does not exist, at no cost when its files are there.
+
+    The dataset's landing folder is listed once for the build anyway (its
+    files' existence); only when that listing is empty is the root itself
+    looked for.
+
+    Raises:
+        ConfigError: the landing root does not exist.
+        StorageError: the landing area cannot be read.
+    """
+    if not isinstance(dataset, Pipeline) and dataset.source is None:
+        try:
+            if build.listing(landing, landing.join(layout.landing_folder(dataset))):
+                return
+        except StorageError:
+            pass  # the build reports it, naming the file it looked for
+    if not storage.exists(landing.fs, landing.path):
+        raise ConfigError(f"landing_root {storage.redact(landing.url)} does not exist")
 
 
 def _record_input(record, source: str, day) -> None:

@@ -3,33 +3,36 @@
 :func:`build` is ``luigi.build(..., detailed_summary=True)`` plus what the
 CLI needs and stock luigi lacks: a :class:`BuildContext` current for the
 whole build (one listing per stage, absence trusted only while scheduling),
-a worker that reports each status change (for progress bars), and the
+windows of dates (:mod:`etl_targets.graph.windows`), a worker that runs
+``--workers N`` tasks at once in threads of this process sharing the
+context and the storage clients (:class:`_TaskThread`), adds each task
+once, and reports each status change (for progress bars), and the
 one-line error of every failed task, fetched from the scheduler so it works
-with any number of worker processes and with ``luigid`` - and of every task
-whose ``complete()`` raised while scheduling, which luigi reports only as
-"failed scheduling".
+with ``luigid`` too - and of every task whose ``complete()`` raised while
+scheduling, which luigi reports only as "failed scheduling".
 """
 
-import dataclasses
+import contextvars
+import functools
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Set
 
 import luigi
 import luigi.interface
 import luigi.rpc
 import luigi.scheduler
 import luigi.worker
-import pyarrow
-import pyarrow.compute
 from luigi.execution_summary import LuigiRunResult
 
 from etl_targets.errors import SchedulerUnavailable
 from etl_targets.graph import windows
 from etl_targets.lake import context as contexts
 from etl_targets.lake.context import BuildContext
+from etl_targets.lake.targets import listing_prefixes_of, outputs_of
 
 #: (task_id, status) -> None, called in the process that runs luigi.build
 TaskListener = Callable[[str, str], None]
@@ -50,22 +53,40 @@ class _ContextWorker(luigi.worker.Worker):
         self._listener = listener
         #: task_id -> (task, traceback) of every complete() that raised while scheduling
         self.complete_errors: Dict[str, tuple] = {}
+        self._added: Set[str] = set()
+
+    # Private: luigi walks the dependencies of each requested task afresh, so a
+    # month-to-date table re-adds the month's silver that the previous date's
+    # table added already (O(dates^2) adds per window); the public add() has no
+    # memory across requested tasks. A task is added once per worker here.
+    def _add(self, task, is_complete):
+        if task.task_id not in self._added:
+            self._added.add(task.task_id)
+            yield from super()._add(task, is_complete)
 
     def run(self):
         # Scheduling is over: from here on other processes may write.
         self._build_context.scheduling_done()
         return super().run()
 
-    # Private: the one place in the process running luigi.build that sees every
-    # status change of every task (events fire in forked children); no public hook.
+    # Private: where luigi makes the object that runs one task (a forked process
+    # when worker_processes > 1); no public hook chooses how a task is run.
+    def _create_task_process(self, task):
+        process = super()._create_task_process(task)
+        if process.use_multiprocessing and process.timeout_time is None:
+            return _TaskThread(process)
+        return process
+
+    # Private: the one place that sees every status change of every task, in the
+    # luigi worker's own thread (events fire where the task runs); no public hook.
     def _add_task(self, *args, **kwargs):
         super()._add_task(*args, **kwargs)
         if kwargs["status"] == luigi.scheduler.DONE:
-            # Its outputs exist, wherever it ran: later windows, and worker
-            # processes forked from here on, need not ask storage.
+            # Its outputs exist, wherever it ran (another machine, with luigid):
+            # later windows and the tasks that read them need not ask storage.
             task = self._scheduled_tasks.get(kwargs["task_id"])
             if task is not None:
-                self._build_context.saw(_outputs([task]))
+                self._build_context.saw(outputs_of([task]))
         if self._listener is not None:
             self._listener(kwargs["task_id"], kwargs["status"])
 
@@ -75,6 +96,50 @@ class _ContextWorker(luigi.worker.Worker):
     def _log_complete_error(self, task, tb):
         super()._log_complete_error(task, tb)
         self.complete_errors[task.task_id] = (task, tb)
+
+
+class _TaskThread:
+    """One task run in a thread of this process, where luigi would fork a process for it.
+
+    luigi's worker forks a process per task; each would open its own storage
+    clients (an s3fs client costs ~0.2 s of CPU) and know only what the
+    build context knew at the fork, so it would read again what other tasks
+    just wrote. A thread shares the build's context and clients: N workers
+    make the requests one worker makes, while their waits for storage
+    overlap. The task runs luigi's own task-process code unchanged, in a
+    copy of the current ``contextvars`` context (the build context).
+    A thread cannot be killed, so a task with a ``worker_timeout`` keeps its process.
+    """
+
+    def __init__(self, process):
+        self._process = process
+        self._finished = False
+        run = contextvars.copy_context().run
+        self._thread = threading.Thread(target=run, args=(self._run,), daemon=True,
+                                        name=f"luigi-task-{process.task.task_id}")
+
+    def _run(self) -> None:
+        self._process.run()  # puts the task's result on luigi's queue, whatever happens
+        self._finished = True
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def exitcode(self) -> Optional[int]:
+        """None while running; 1 for a thread that ended without reporting (luigi then fails it)."""
+        if self._thread.is_alive() or self._thread.ident is None:
+            return None
+        return 0 if self._finished else 1
+
+    def terminate(self) -> None:
+        """Nothing to stop: a running thread ends with its task (or with the process)."""
+
+    def __getattr__(self, name):
+        return getattr(self._process, name)
 
 
 # Private base: luigi.build's public worker_scheduler_factory argument expects
@@ -107,72 +172,10 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
                               listener=self._listener, **extra)
 
 
-#: luigi statuses after which a backfill goes on with its next window
-#: (MISSING_EXT: a missing landing file holds back only the dates needing it)
-_GOES_ON = (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY,
-            luigi.LuigiStatusCode.MISSING_EXT)
-
-
-@dataclasses.dataclass
-class BuildOutcome:
-    """What one build did, over all its windows.
-
-    Attributes:
-        result: luigi's own detailed summary of the last window luigi ran;
-            None when every requested task was already complete and luigi
-            had nothing to schedule.
-        ran: tasks this worker saw go from pending to DONE in this build.
-        failures: failed task -> its one-line error; a task whose
-            ``complete()`` raised (storage that cannot be read) is one too.
-        missing: external input tasks that were absent.
-        context: the build's context (holds dry-run output).
-        done_elsewhere: with a central scheduler, luigi reports tasks other
-            workers ran as "not granted run permission"; True when every
-            requested task turned out complete after all.
-        windows: the luigi builds run (see :mod:`etl_targets.graph.windows`).
-        not_attempted: requested tasks of the windows after the one that
-            failed, which were never scheduled.
-    """
-
-    result: Optional[LuigiRunResult]
-    ran: List[luigi.Task]
-    failures: Dict[luigi.Task, str]
-    missing: List[luigi.Task]
-    context: BuildContext
-    done_elsewhere: bool = False
-    windows: int = 0
-    not_attempted: List[luigi.Task] = dataclasses.field(default_factory=list)
-
-    @property
-    def status(self) -> luigi.LuigiStatusCode:
-        return self.result.status if self.result else luigi.LuigiStatusCode.SUCCESS
-
-    @property
-    def summary(self) -> str:
-        if self.result is None:
-            return "every requested task was already complete"
-        return self.result.one_line_summary
-
-    @property
-    def stops(self) -> bool:
-        """True when a task failed or did not run: what ends a build after its window."""
-        return bool(self.failures) or not (self.done_elsewhere or self.status in _GOES_ON)
-
-    def add(self, window: "BuildOutcome") -> None:
-        """Takes in the outcome of one window, the next in date order."""
-        self.result = window.result
-        self.ran.extend(window.ran)
-        self.failures.update(window.failures)
-        known = {task.task_id for task in self.missing}
-        self.missing.extend(task for task in window.missing if task.task_id not in known)
-        self.done_elsewhere = not window.stops and (self.done_elsewhere or window.done_elsewhere)
-        self.windows += 1
-
-
 def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
           scheduler_host: Optional[str] = None, scheduler_port: Optional[int] = None,
           dry_run: bool = False, listener: Optional[TaskListener] = None,
-          build_context: Optional[BuildContext] = None) -> BuildOutcome:
+          build_context: Optional[BuildContext] = None) -> "windows.BuildOutcome":
     """Builds ``tasks`` (and whatever upstream is missing), window by window.
 
     A long range is scheduled in windows of consecutive dates, earliest
@@ -180,100 +183,76 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
     every date costs the same however many there are. One context serves
     every window: the listings taken at the start, plus what earlier windows
     completed, answer existence while a window schedules (with a central
-    scheduler the lake is listed afresh per window, since other machines
-    write it too). A window that luigi's listings prove complete is not
-    handed to luigi, and when all are, luigi is not even started.
-
-    The first window with a failed task ends the build, reported as that
-    failure; the later windows would only retry it, as their inputs include
-    its outputs. A missing landing file holds back only the dates that need
-    it, as in one luigi build: later windows still run (except with a
-    central scheduler, see below).
+    scheduler the lake is listed afresh per window: other machines write it
+    too). A window the listings prove complete is not handed to luigi; when
+    all are, luigi is not even started. The first window with a failed task
+    ends the build (later windows would only retry it); a missing landing
+    file holds back only the dates that need it (except with luigid).
 
     Args:
         tasks: the requested tasks.
-        workers: worker processes on this machine.
-        scheduler_host: a ``luigid`` to share work with other machines;
-            None uses an in-process scheduler. With a central scheduler the
-            worker stays alive while others run tasks it needs. Ignored by
-            a dry run, which always schedules in-process.
+        workers: tasks run at once on this machine, each in a thread (see
+            :class:`_TaskThread`).
+        scheduler_host: a ``luigid`` to share work with other machines (the
+            worker then stays alive while others run tasks it needs); None
+            schedules in-process, as a dry run always does.
         scheduler_port: the ``luigid`` port (luigi.cfg default otherwise).
         dry_run: run everything in memory; nothing reaches the lake.
         listener: called with (task_id, status) on every status change; the
             tasks of a window found complete without luigi are reported DONE.
-        build_context: a prepared context (tests); a fresh one by default.
+        build_context: a prepared context (the CLI's); a fresh one by default.
 
     Raises:
         SchedulerUnavailable: the central scheduler does not answer.
         StorageError: a stage's listing failed (never read as "absent").
     """
     build_context = build_context or BuildContext(dry_run=dry_run)
-    # A dry run never reports to luigid: its tasks would be DONE there, and
-    # the scheduler would then refuse to run them for real (outputs that
-    # were never written).
+    options = _luigi_options(workers, scheduler_host, scheduler_port, dry_run)
+    central = not options["local_scheduler"]
+    if central:
+        check_scheduler(luigi.interface.core(**options))
+    outcome = windows.BuildOutcome(None, [], {}, [], context=build_context)
+    with contexts.use(build_context):
+        # A listing failure raises StorageError here, never reads as "absent".
+        build_context.prefetch(listing_prefixes_of(tasks))
+        if not central and all(task.complete() for task in tasks):
+            # The no-op rerun: the listings already prove it, luigi has nothing to do.
+            return outcome
+        build_one = functools.partial(_build_window, options=options, listener=listener,
+                                      central=central)
+        windows.build_in_order(windows.split(tasks), build_one, outcome, listener, central)
+    return outcome
+
+
+def _luigi_options(workers: int, scheduler_host: Optional[str], scheduler_port: Optional[int],
+                   dry_run: bool) -> dict:
+    """``luigi.build``'s keyword arguments for the scheduler and the workers.
+
+    A dry run never reports to luigid: its tasks would be DONE there, and the
+    scheduler would then refuse to run them for real (outputs never written).
+    """
     central = scheduler_host is not None and not dry_run
     options = {"local_scheduler": not central, "workers": 1 if dry_run else workers}
     if central:
         options["scheduler_host"] = scheduler_host
         if scheduler_port:
             options["scheduler_port"] = scheduler_port
-    if central:
-        check_scheduler(luigi.interface.core(**options))
-    outcome = BuildOutcome(None, [], {}, [], context=build_context)
-    with contexts.use(build_context):
-        # A listing failure raises StorageError here, never reads as "absent".
-        build_context.prefetch(_output_prefixes(tasks))
-        if not central and all(task.complete() for task in tasks):
-            # The no-op rerun: the listings already prove it, luigi has nothing to do.
-            return outcome
-        if options["workers"] > 1:
-            _warm_up_before_fork()
-        _build_windows(windows.split(tasks), options, outcome, listener, central)
-    return outcome
+    return options
 
 
-def _build_windows(parts, options, outcome: BuildOutcome, listener, central: bool) -> None:
-    """Builds the windows in date order into ``outcome``, until one ends the build."""
-    build_context = outcome.context
-    for number, window in enumerate(parts):
-        if not central and all(task.complete() for task in window):
-            for task in window:  # what luigi would report: complete, nothing to run
-                if listener is not None:
-                    listener(task.task_id, "DONE")
-            continue
-        part = _build_window(window, options, build_context, listener, central)
-        outcome.add(part)
-        # With luigid a missing input ends the build too: a keep-alive worker
-        # waits max_keep_alive_idle_duration for tasks that can never run, and
-        # every later window with a gap would wait as long again.
-        if part.stops or (central and part.missing):
-            outcome.not_attempted = [task for later in parts[number + 1:] for task in later]
-            return
-        build_context.next_window(relist=central)
-        if central and number + 1 < len(parts):
-            build_context.prefetch(_output_prefixes(parts[number + 1]))
-
-
-def _build_window(tasks, options, build_context, listener, central):
+def _build_window(tasks, build_context, *, options, listener, central) -> "windows.BuildOutcome":
     """One ``luigi.build`` of one window, and what it did."""
     factory = _Factory(build_context, listener, keep_alive=central)
     result = luigi.build(list(tasks), worker_scheduler_factory=factory,
                          detailed_summary=True, **options)
-    outcome = BuildOutcome(result, *_statuses(result, factory.scheduler), context=build_context)
+    outcome = windows.BuildOutcome(result, *_statuses(result, factory.scheduler),
+                                   context=build_context)
     for task, trace in getattr(result.worker, "complete_errors", {}).values():
         # luigi only says "failed scheduling"; the error is what the operator needs.
         outcome.failures.setdefault(task, _last_line(trace, task.task_id))
     if central and result.status == luigi.LuigiStatusCode.NOT_RUN and not outcome.failures:
         outcome.done_elsewhere = _wait_for_other_workers(factory.scheduler, tasks)
     return outcome
-
-
-def _outputs(tasks):
-    """(area, path) of every lake or landing output of ``tasks``."""
-    for task in tasks:
-        for target in luigi.task.flatten(task.output()):
-            if getattr(target, "area", None) is not None:
-                yield target.area, target.path
 
 
 def check_scheduler(core, deadline: float = SCHEDULER_DEADLINE,
@@ -349,24 +328,6 @@ def _wait_for_other_workers(scheduler, tasks, poll_seconds: float = 1.0) -> bool
         if not running:
             return False
         time.sleep(poll_seconds)
-
-
-def _warm_up_before_fork() -> None:
-    """Pays pyarrow's one-time ``strptime`` set-up (~0.2 s) once, in the parent.
-
-    With several worker processes luigi forks one child per task; without
-    this every child would pay it again.
-    """
-    pyarrow.compute.strptime(pyarrow.array(["01/01/2026"]), format="%m/%d/%Y", unit="s")
-
-
-def _output_prefixes(tasks):
-    """The listing prefixes of the requested tasks' outputs: what scheduling asks first."""
-    for task in tasks:
-        for target in luigi.task.flatten(task.output()):
-            prefix = getattr(target, "listing_prefix", None)
-            if prefix is not None:
-                yield target.area, prefix
 
 
 def _statuses(result: LuigiRunResult, scheduler):
