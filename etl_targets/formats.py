@@ -73,6 +73,13 @@ def from_parquet_bytes(data: bytes, columns: Optional[Sequence[str]] = None) -> 
     return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
 
 
+def parquet_batches(data: bytes, columns: Sequence[str],
+                    batch_rows: int = 1 << 16) -> Iterator[pa.RecordBatch]:
+    """The rows of a Parquet file held in memory, ``columns`` only, a batch at a time."""
+    return pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=batch_rows,
+                                                             columns=list(columns))
+
+
 def parquet_num_rows(data: bytes) -> int:
     """Row count from the Parquet footer, without decoding any column."""
     return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows

@@ -121,3 +121,41 @@ def test_spilled_runs_leave_no_file_behind(tmp_path, monkeypatch):
         merged = pa.concat_tables(list(sorted_runs.merged(lambda t: t.sort_by("k"))))
         assert merged.column("k").to_pylist() == [1, 2, 3]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", ["so", "po", "inv"])
+def test_a_day_of_gold_aggregated_slice_by_slice_is_the_table_aggregated_whole(monkeypatch, code):
+    import datetime as dt
+    import glob
+
+    from etl_targets.datasets import gold, gold_slices
+    from etl_targets.datasets.gold_tables import Day, GoldTable
+    from etl_targets.datasets.inv import INV
+    from etl_targets.datasets.po import PO
+
+    dataset = {"so": SO, "po": PO, "inv": INV}[code]
+    monkeypatch.setattr(gold_slices, "SLICE_ROWS", 5)
+    sliced = []
+    monkeypatch.setattr(gold_slices, "_summed", _counting(gold_slices._summed, sliced))
+    for path in sorted(glob.glob(f"sample_data/landing/{code}/*.csv"))[:3]:
+        with open(path, "rb") as handle:
+            day = silver.read_silver(dataset, handle, path).silver
+        data = formats.to_parquet_bytes(day)
+        for table in dataset.gold:
+            if not isinstance(table, GoldTable) or not isinstance(table.window, Day):
+                continue
+            columns = gold.needed_columns(dataset, table)
+            schema = pa.schema([dataset.silver_schema.field(c) for c in columns])
+            whole = gold.aggregate(dataset, table, day.select(columns), dt.date(2026, 1, 27))
+            by_slices = gold_slices.aggregate_day(
+                dataset, table, lambda: formats.parquet_batches(data, columns, batch_rows=3),
+                schema, dt.date(2026, 1, 27))
+            assert formats.to_parquet_bytes(by_slices) == formats.to_parquet_bytes(whole)
+    assert sliced  # the slices were added up, not the whole day aggregated
+
+
+def _counting(function, calls):
+    def counted(*args):
+        calls.append(1)
+        return function(*args)
+    return counted

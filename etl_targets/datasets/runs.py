@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 #: runs held in memory up to this many bytes in all, then spilled to disk
-HELD_BYTES = 64 << 20
+HELD_BYTES = 16 << 20
 #: rows per record batch of a spilled run, and per read during the merge
 BATCH_ROWS = 4096
 #: rows released by the merge are resolved (deduplicated) this many at a time

@@ -36,8 +36,9 @@ from etl_targets import config
 from etl_targets.lake import context, fileinfo, layout, storage
 from etl_targets.lake.context import Area
 from etl_targets.datasets.base import Dataset
-from etl_targets.datasets.gold_tables import Day, Input
+from etl_targets.datasets.gold_tables import Day, GoldTable, Input
 from etl_targets.datasets.gold import combine, compute, input_columns
+from etl_targets.datasets.gold_slices import aggregate_day
 from etl_targets.datasets.silver import SilverStream
 from etl_targets import formats
 from etl_targets.formats import csv_batches, read_csv_header
@@ -388,6 +389,15 @@ class GoldTask(DatedTask):
                                 layout.stage_folder("gold", self.table.name))
 
     def run(self) -> None:
+        if isinstance(self.table, GoldTable) and isinstance(self.table.window, Day):
+            result = self._one_day()
+        else:
+            result = compute(self.dataset, self.table, self._inputs(), self.date)
+        self.output().write(result)
+        self.report(f"{result.num_rows} rows in {self.table.name}", 100)
+
+    def _inputs(self) -> Dict[str, object]:
+        """Per input, its table: one day's, or its window's combined across the days."""
         found = self.input()
         total, done = sum(len(days) for days in found.values()), 0
         tables = {}
@@ -401,6 +411,14 @@ class GoldTask(DatedTask):
             one_day = isinstance(source.input.window, Day)
             tables[source.input.name] = (days[0][1] if one_day
                                          else combine(source.dataset, days, columns))
-        result = compute(self.dataset, self.table, tables, self.date)
-        self.output().write(result)
-        self.report(f"{result.num_rows} rows in {self.table.name}", 100)
+        return tables
+
+    def _one_day(self):
+        """A declared table of one day's silver, aggregated a slice at a time (bounded memory)."""
+        source = self.sources[0]  # a declared table reads its own silver only
+        data = self.input()[source.input.name][0]["silver"].read_bytes()
+        columns = input_columns(source.dataset, source.input)
+        schema = pa.schema([source.dataset.silver_schema.field(c) for c in columns])
+        self.progress("read 1 of 1 days of silver", 90)
+        return aggregate_day(self.dataset, self.table,
+                             lambda: formats.parquet_batches(data, columns), schema, self.date)
