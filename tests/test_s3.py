@@ -20,8 +20,10 @@ from etl_targets import GoldSO, GoldSOMTD
 from etl_targets.lake import storage, writer
 from etl_targets.errors import StorageError
 
+from support.env import etl_roots
 from support.lakes import GOLD_TABLES, contract_paths
 from support.landing import landing_name as erp_name
+from support.s3 import heads, listings
 
 pytestmark = pytest.mark.s3
 
@@ -104,6 +106,51 @@ def test_second_identical_run_on_s3_reports_the_tasks_already_done(s3_lake, luig
     assert again.ran == []
     assert again.complete_names() == ["GoldSO(2026-01-27)", "GoldSOMTD(2026-01-27)"]
     assert again.status == LuigiStatusCode.SUCCESS
+
+
+@pytest.fixture
+def cli_on_s3(s3_env, s3fs_client, sample_landing, monkeypatch, tmp_path):
+    """``etl-targets`` in this process, on an empty S3 lake, the first week of the month landed."""
+    from etl_targets.cli import main
+
+    week = MONTH[:7]
+    s3fs_client.put([str(sample_landing / "so" / erp_name(day)) for day in week],
+                    [f"{s3_env}/landing/so/{erp_name(day)}" for day in week])
+    for name, value in etl_roots(f"s3://{s3_env}/lake", f"s3://{s3_env}/landing",
+                                 tmp_path / "logs").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ETL_ALERT_CMD", "")
+    argv = ["so", "--start", week[0].isoformat(), "--end", week[-1].isoformat()]
+    return lambda *more: main(argv + list(more)), len(week)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_cold_cli_range_costs_a_landing_get_and_seven_puts_per_date(cli_on_s3, s3_requests,
+                                                                     workers):
+    """Bronze (file, manifest), silver, rejects, two gold tables, the date's run manifest;
+    per run a few listings, the run record and the latest pointer. No HEAD: a file this
+    build wrote or listed is known."""
+    run, dates = cli_on_s3
+    s3_requests.mark()
+    assert run("--workers", workers) == 0
+    made = s3_requests()
+    puts = [path for method, path in made if method == "PUT"]
+    gets = [path for method, path in made if method == "GET" and "list-type=2" not in path]
+    assert heads(made) == [], made
+    assert len(puts) == 7 * dates + 2 and len(gets) == dates, made
+    assert len(listings(made)) <= 8, listings(made)
+
+
+def test_rerun_of_a_complete_cli_range_is_five_requests(cli_on_s3, s3_requests):
+    """Three listings (landing, both gold tables), the run record and the latest pointer."""
+    run, _ = cli_on_s3
+    assert run() == 0
+    s3_requests.mark()
+    assert run() == 0
+    made = s3_requests()
+    assert len(made) <= 5, made
+    assert [path.split("/_ops/")[1].split("/")[0] for _, path in s3_requests.writes()] == [
+        "runs", "latest"]
 
 
 # --------------------------------------------------------------------------
