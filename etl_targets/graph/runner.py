@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-from typing import Callable, Dict, Optional, Sequence, Set
+from typing import Callable, Dict, Optional, Sequence
 
 import luigi
 import luigi.interface
@@ -53,15 +53,17 @@ class _ContextWorker(luigi.worker.Worker):
         self._listener = listener
         #: task_id -> (task, traceback) of every complete() that raised while scheduling
         self.complete_errors: Dict[str, tuple] = {}
-        self._added: Set[str] = set()
+        self._added: Dict[str, luigi.Task] = {}  # task_id -> the instance added
 
     # Private: luigi walks the dependencies of each requested task afresh, so a
     # month-to-date table re-adds the month's silver that the previous date's
     # table added already (O(dates^2) adds per window); the public add() has no
-    # memory across requested tasks. A task is added once per worker here.
+    # memory across requested tasks. The same instance is added once here; another
+    # instance of a task id (an --input one: ``source`` is insignificant) is added
+    # again, as luigi runs the instance it was given last.
     def _add(self, task, is_complete):
-        if task.task_id not in self._added:
-            self._added.add(task.task_id)
+        if self._added.get(task.task_id) is not task:
+            self._added[task.task_id] = task
             yield from super()._add(task, is_complete)
 
     def run(self):
@@ -178,16 +180,13 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
           build_context: Optional[BuildContext] = None) -> "windows.BuildOutcome":
     """Builds ``tasks`` (and whatever upstream is missing), window by window.
 
-    A long range is scheduled in windows of consecutive dates, earliest
-    first, one ``luigi.build`` each (:mod:`etl_targets.graph.windows`), so
-    every date costs the same however many there are. One context serves
-    every window: the listings taken at the start, plus what earlier windows
-    completed, answer existence while a window schedules (with a central
-    scheduler the lake is listed afresh per window: other machines write it
-    too). A window the listings prove complete is not handed to luigi; when
-    all are, luigi is not even started. The first window with a failed task
-    ends the build (later windows would only retry it); a missing landing
-    file holds back only the dates that need it (except with luigid).
+    One ``luigi.build`` per window of dates, earliest first
+    (:mod:`etl_targets.graph.windows`), in one context: the listings taken at
+    the start, plus what earlier windows completed, answer existence while a
+    window schedules (with luigid the lake is listed afresh per window). A
+    window the listings prove complete is not handed to luigi; when all are,
+    luigi is not even started. The first window with a failed task ends the
+    build; a missing landing file holds back only the dates that need it.
 
     Args:
         tasks: the requested tasks.
