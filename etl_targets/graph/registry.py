@@ -21,6 +21,7 @@ from etl_targets.datasets import register as register_declaration
 from etl_targets.datasets import task_names
 from etl_targets.datasets.base import Dataset, DeclarationError
 from etl_targets.datasets.gold import inputs
+from etl_targets.graph import events  # noqa: F401 - importing it registers the event handlers
 from etl_targets.graph import http_tasks
 from etl_targets.graph.tasks import (BronzeTask, DatedTask, GoldTask, LandingTask, SilverTask,
                                      Source)

@@ -42,7 +42,7 @@ from etl_targets.datasets.gold_slices import aggregate_day
 from etl_targets.datasets.silver import SilverStream
 from etl_targets import formats
 from etl_targets.formats import csv_batches, read_csv_header
-from etl_targets.errors import ContractError, EtlError
+from etl_targets.errors import ContractError
 from etl_targets.lake.targets import LakeTarget, ParquetTarget
 
 log = logging.getLogger("luigi-interface")
@@ -151,32 +151,6 @@ PROGRESS_SECONDS = 1.0
 
 
 ROOTS = ("lake_root", "landing_root")
-
-
-@DatedTask.event_handler(luigi.Event.PROCESSING_TIME)
-def _remember_duration(task: DatedTask, seconds: float) -> None:
-    """Keeps run times for the console (only seen when the task ran in this process)."""
-    context.current().durations[task.task_id] = seconds
-
-
-@DatedTask.event_handler(luigi.Event.FAILURE)
-def _record_failure(task: DatedTask, exception: BaseException) -> None:
-    """Leaves ``_ops/failures/<dataset>/date=D/<Task>.json``: what ``status`` reports as failed.
-
-    Written wherever the task ran (a forked worker, another machine, the
-    plain ``luigi`` command), so every kind of build records it. It is never
-    removed on success: a marker older than the task's output is history.
-    """
-    lake = task.lake
-    marker = lake.join(layout.failure_marker(task.dataset, task.date, task.task_family))
-    error = " ".join(str(exception).split()) or type(exception).__name__
-    record = {"task_id": task.task_id, "task_family": task.task_family,
-              "date": task.date.isoformat(), "error": storage.redact(error)[:500],
-              "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    try:
-        context.current().write(lake, marker, json.dumps(record, indent=2).encode() + b"\n")
-    except EtlError:  # the failure itself is in the log; a missing marker must not hide it
-        log.exception("could not record the failure of %s", task.task_id)
 
 
 def _listing_context():
