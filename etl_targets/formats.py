@@ -5,10 +5,11 @@ turns one into the other and translates pyarrow's errors about a landing
 file into :class:`ContractError` naming the file.
 """
 
+import concurrent.futures
 import csv
 import io
 import threading
-from typing import BinaryIO, Iterable, Iterator, List, Optional, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -48,24 +49,65 @@ def write_parquet(handle: BinaryIO, schema: pa.Schema, tables: Iterable[pa.Table
     """Writes a stream of tables into ``handle`` as one Parquet file; returns the rows written.
 
     Row groups hold ``row_group_rows`` rows (the last fewer) however the
-    stream is cut, so memory is one row group and the bytes depend only on
+    stream is cut, so memory is two row groups and the bytes depend only on
     the rows. A stream of at most ``row_group_rows`` rows gives the same
-    bytes as :func:`to_parquet_bytes` of its table.
+    bytes as :func:`to_parquet_bytes` of its table. Each row group is
+    encoded and compressed in a thread of its own while the stream makes the
+    next (pyarrow releases the GIL): producing and writing use two cores.
     """
+    written = 0
+    with pq.ParquetWriter(handle, schema, **PARQUET_OPTIONS) as writer, _OneBehind() as behind:
+        for rows in _row_groups(schema, tables, row_group_rows):
+            behind.submit(lambda rows=rows: writer.write_table(rows.combine_chunks()))
+            written += rows.num_rows
+    return written
+
+
+def _row_groups(schema: pa.Schema, tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
+    """The stream's rows cut into tables of ``size`` rows, the last fewer (at least one table)."""
     pending: List[pa.Table] = []
-    held = written = 0
-    with pq.ParquetWriter(handle, schema, **PARQUET_OPTIONS) as writer:
-        for table in tables:
-            pending.append(table)
-            held += table.num_rows
-            while held >= row_group_rows:
-                rows = pa.concat_tables(pending)
-                writer.write_table(rows.slice(0, row_group_rows).combine_chunks())
-                pending, held = [rows.slice(row_group_rows)], held - row_group_rows
-                written += row_group_rows
-        if held or not written:
-            writer.write_table(pa.concat_tables(pending or [schema.empty_table()]).combine_chunks())
-    return written + held
+    held = emitted = 0
+    for table in tables:
+        pending.append(table)
+        held += table.num_rows
+        while held >= size:
+            rows = pa.concat_tables(pending)
+            yield rows.slice(0, size)
+            pending, held, emitted = [rows.slice(size)], held - size, emitted + 1
+    if held or not emitted:
+        yield pa.concat_tables(pending or [schema.empty_table()])
+
+
+class _OneBehind:
+    """Runs jobs in one background thread, in order, at most one at a time.
+
+    :meth:`submit` first waits for the previous job (raising its error), so
+    one job runs while the caller prepares the next. Leaving the block waits
+    for the last job; its error is raised unless another is already on its way.
+    """
+
+    def __enter__(self) -> "_OneBehind":
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._pending: Optional[concurrent.futures.Future] = None
+        return self
+
+    def submit(self, job: Callable[[], object]) -> None:
+        self._wait()
+        self._pending = self._pool.submit(job)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __exit__(self, kind, *exc) -> None:
+        try:
+            if kind is None:
+                self._wait()
+            elif self._pending is not None:
+                concurrent.futures.wait([self._pending])
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def from_parquet_bytes(data: bytes, columns: Optional[Sequence[str]] = None) -> pa.Table:

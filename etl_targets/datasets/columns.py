@@ -4,7 +4,10 @@ Each type is a frozen declaration with one vectorised ``parse`` method: it
 takes the trimmed, non-empty text of a column (pyarrow strings) and returns
 the typed values plus the rows that break a rule, each with the rule's
 name. Whole columns are parsed at once with ``pyarrow.compute``, never row by
-row, and money never passes through a float.
+row, and money never passes through a float. ``parse`` is elementwise (a
+value's result never depends on the other values), so a caller may parse
+a column's distinct values once and spread the results back to the rows;
+a type says with ``per_distinct`` whether that pays.
 """
 
 import dataclasses
@@ -16,6 +19,8 @@ import pyarrow.compute as pc
 
 #: (rows that break the rule, the rule's name)
 Problem = Tuple[pa.Array, str]
+#: whether parsing a column's distinct values once pays (the default; Text says no)
+PER_DISTINCT = True
 
 _INTEGER = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)$"
 _DECIMAL = r"^[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"
@@ -40,6 +45,8 @@ class Text:
 
     upper: bool = False
     arrow_type = pa.string()
+    #: parsed row by row: trimming (and upper-casing) costs less than finding distinct values
+    per_distinct = False
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         return (pc.utf8_upper(text) if self.upper else text), []

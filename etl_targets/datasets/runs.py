@@ -24,6 +24,9 @@ import pyarrow.compute as pc
 
 #: runs held in memory up to this many bytes in all, then spilled to disk
 HELD_BYTES = 16 << 20
+#: spilled runs are written as they are: compressing costs more CPU than the
+#: scratch folder's page cache costs time (a run is read back once, soon)
+SPILL_COMPRESSION = None
 #: rows per record batch of a spilled run, and per read during the merge
 BATCH_ROWS = 4096
 #: rows released by the merge are resolved (deduplicated) this many at a time
@@ -132,7 +135,7 @@ class _Run:
     @classmethod
     def spilled(cls, keys: Sequence[str], table: pa.Table, folder: str, index: int) -> "_Run":
         path = os.path.join(folder, f"run-{index:06d}.arrow")
-        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION)
         with pa.ipc.new_file(path, table.schema, options=options) as writer:
             writer.write_table(table, max_chunksize=BATCH_ROWS)
         source = pa.OSFile(path, "rb")  # read() copies: nothing stays mapped

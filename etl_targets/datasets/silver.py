@@ -13,7 +13,6 @@ reject them.
 import collections
 import concurrent.futures
 import dataclasses
-import decimal
 import functools
 import logging
 import os
@@ -23,7 +22,8 @@ import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_targets.datasets.base import Dataset, derived_type
+from etl_targets.datasets.base import Dataset
+from etl_targets.datasets.blocks import RAW, ROW, clean_batch
 from etl_targets.datasets.expressions import columns as read_columns, evaluate
 from etl_targets.datasets.runs import SortedRuns
 from etl_targets.errors import ContractError
@@ -31,9 +31,6 @@ from etl_targets.formats import csv_batches, read_csv_header
 
 log = logging.getLogger(__name__)
 
-ROW = "__row__"
-#: prefix of the raw-text columns kept for group rules
-RAW = "__raw__"
 
 
 @dataclasses.dataclass
@@ -226,120 +223,6 @@ def _empty(dataset: Dataset, row_column: str) -> pa.Table:
     return schema.empty_table()
 
 
-def clean_batch(dataset: Dataset, raw: Sequence[pa.Array], first_row: int,
-                source: str) -> Tuple[pa.Table, pa.Table]:
-    """Validates and types one block of records.
-
-    Args:
-        dataset: the declaration.
-        raw: text of each contract column, in ``dataset.columns`` order.
-        first_row: 1-based data row number of the block's first record.
-        source: file name for the rejects table.
-
-    Returns:
-        (valid rows typed, with their row number in ``__row__``; rejects).
-    """
-    count = len(raw[0]) if raw else 0
-    values, broken, invalid = _typed_columns(dataset, raw, count)
-    rows = pa.array(numpy.arange(first_row, first_row + count, dtype=numpy.int64))
-    table = pa.table(values + [rows], names=[c.name for c in dataset.columns] + [ROW])
-    broken += _row_rules(dataset, table, invalid)
-    table, broken = _add_derived(dataset, table, broken)
-    bad = _any([mask for mask, _ in broken], count)
-    table = table.filter(pc.invert(bad))
-    if dataset.group_rules:  # a group rule may still reject a valid row: keep its text
-        for column, text in zip(dataset.columns, raw):
-            table = table.append_column(RAW + column.name, pc.filter(text, pc.invert(bad)))
-    rejected = [pc.filter(column, bad) for column in list(raw) + [rows]]
-    size = len(rejected[-1])
-    rejects = pa.table(rejected[:-1] + [pa.repeat(pa.scalar(source, pa.string()), size),
-                                        rejected[-1], _reasons(broken, bad)],
-                       schema=dataset.rejects_schema)
-    return table, rejects
-
-
-def _typed_columns(dataset: Dataset, raw: Sequence[pa.Array], count: int):
-    """Each column trimmed, typed and checked by its own rules.
-
-    Returns:
-        (typed values, [(rows breaking a rule, the rule's name)], and per
-        column the rows where it broke one: only when row rules need it).
-    """
-    broken: List[Tuple[pa.Array, str]] = []
-    values = []
-    invalid: Dict[str, pa.Array] = {}
-    for column, text in zip(dataset.columns, raw):
-        trimmed = pc.utf8_trim_whitespace(text)
-        if column.if_empty is not None:  # "empty means 0": the stand-in is checked like a value
-            trimmed = pc.if_else(pc.equal(trimmed, ""), column.if_empty, trimmed)
-        empty = pc.equal(trimmed, "")
-        typed, problems = column.type.parse(trimmed)
-        label = column.header
-        found = len(broken)
-        if column.required:
-            broken.append((empty, f"{label}: required"))
-        else:  # an allowed empty value is null in silver
-            typed = pc.if_else(empty, pa.scalar(None, typed.type), typed)
-        broken += [(pc.and_not(mask, empty), f"{label}: {rule}") for mask, rule in problems]
-        values.append(typed)
-        if dataset.rules:
-            invalid[column.name] = _any([mask for mask, _ in broken[found:]], count)
-    return values, broken, invalid
-
-
-def _any(masks: List[pa.Array], count: int) -> pa.Array:
-    """Rows where any mask holds (a null is no)."""
-    return functools.reduce(pc.or_, (pc.fill_null(mask, False) for mask in masks),
-                            pa.repeat(False, count))
-
-
-def _row_rules(dataset: Dataset, table: pa.Table, invalid: Dict[str, pa.Array]):
-    """Each rule across columns, judged where the columns it reads are valid; null holds."""
-    for rule in dataset.rules:
-        unjudged = _any([invalid[name] for name in sorted(read_columns(rule.holds))],
-                        table.num_rows)
-        holds = pc.fill_null(evaluate(rule.holds, table), True)
-        yield pc.and_not(pc.invert(holds), unjudged), rule.reason
-
-
-def _reasons(broken: List[Tuple[pa.Array, str]], bad: pa.Array) -> pa.Array:
-    """Every rule each rejected row breaks, joined with "; " (rejected rows only: few)."""
-    where = pc.indices_nonzero(bad)
-    texts: List[List[str]] = [[] for _ in range(len(where))]
-    for mask, rule in broken:
-        for position, hit in enumerate(pc.take(pc.fill_null(mask, False), where).to_pylist()):
-            if hit:
-                texts[position].append(rule)
-    return pa.array(["; ".join(parts) for parts in texts], pa.string())
-
-
-def _add_derived(dataset: Dataset, table: pa.Table, broken: List[Tuple[pa.Array, str]]):
-    """Appends exact derived columns; a result too large for its type rejects the row."""
-    for derived in dataset.derived:
-        kind = derived_type(derived, table.schema)
-        value = evaluate(derived.expression, table)  # exact: checked int64 or decimal128(<=38)
-        too_large = pc.fill_null(_beyond(value, kind), False)
-        broken = broken + [(too_large, f"{derived.name}: too large")]
-        fitted = pc.if_else(too_large, pa.scalar(0, value.type), value)
-        table = table.append_column(pa.field(derived.name, kind), pc.cast(fitted, kind))
-    return _move_last(table, ROW), broken
-
-
-def _beyond(value: pa.Array, kind: pa.DataType) -> pa.Array:
-    """Where ``value`` cannot be held by ``kind`` (a decimal's whole digits, an integer's width)."""
-    if pa.types.is_decimal(kind):
-        if pa.types.is_integer(value.type):
-            value = pc.cast(value, pa.decimal128(19, 0))
-        limit = decimal.Decimal(10) ** (kind.precision - kind.scale)
-        if value.type.precision - value.type.scale <= kind.precision - kind.scale:
-            return pa.repeat(False, len(value))
-        return pc.greater_equal(pc.abs(value), pa.scalar(limit, value.type))
-    if pa.types.is_integer(kind) and kind.bit_width < 64:
-        bound = 2 ** (kind.bit_width - 1)
-        return pc.or_(pc.less(value, -bound), pc.greater_equal(value, bound))
-    return pa.repeat(False, len(value))
-
-
 def apply_group_rules(dataset: Dataset, table: pa.Table, source: str):
     """Judges each group rule on the deduplicated rows; returns (survivors, rejects tables).
 
@@ -386,11 +269,6 @@ def _raw_rejects(dataset: Dataset, rows: pa.Table, source: str, reason: str) -> 
     columns += [pa.repeat(pa.scalar(source, pa.string()), size), rows.column(ROW),
                 pa.repeat(pa.scalar(reason, pa.string()), size)]
     return pa.table(columns, schema=dataset.rejects_schema)
-
-
-def _move_last(table: pa.Table, name: str) -> pa.Table:
-    names = [n for n in table.column_names if n != name] + [name]
-    return table.select(names)
 
 
 def deduplicate(dataset: Dataset, table: pa.Table, tie_breaker: str = ROW,
