@@ -58,7 +58,8 @@ def write_parquet(handle: BinaryIO, schema: pa.Schema, tables: Iterable[pa.Table
     written = 0
     with pq.ParquetWriter(handle, schema, **PARQUET_OPTIONS) as writer, _OneBehind() as behind:
         for rows in _row_groups(schema, tables, row_group_rows):
-            behind.submit(lambda rows=rows: writer.write_table(rows.combine_chunks()))
+            rows = rows.combine_chunks()  # here: the writer's thread is the busier one
+            behind.submit(lambda rows=rows: writer.write_table(rows))
             written += rows.num_rows
     return written
 
@@ -115,11 +116,23 @@ def from_parquet_bytes(data: bytes, columns: Optional[Sequence[str]] = None) -> 
     return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None)
 
 
-def parquet_batches(data: bytes, columns: Sequence[str],
-                    batch_rows: int = 1 << 16) -> Iterator[pa.RecordBatch]:
-    """The rows of a Parquet file held in memory, ``columns`` only, a batch at a time."""
-    return pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=batch_rows,
-                                                             columns=list(columns))
+def parquet_batches(data: bytes, columns: Sequence[str], batch_rows: int = 1 << 16,
+                    repeated: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
+    """The rows of a Parquet file held in memory, ``columns`` only, a batch at a time.
+
+    Args:
+        repeated: text columns whose values repeat (codes, names): decoded
+            as dictionaries (as their pages are stored) and cast back, so no
+            string is built twice; the batches keep the file's types.
+    """
+    source = pq.ParquetFile(pa.BufferReader(data))
+    if not repeated:
+        return source.iter_batches(batch_size=batch_rows, columns=list(columns))
+    schema = pa.schema([source.schema_arrow.field(name) for name in columns])
+    text = [name for name in repeated if pa.types.is_string(schema.field(name).type)]
+    source = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text)
+    return (batch.cast(schema) for batch in
+            source.iter_batches(batch_size=batch_rows, columns=list(columns)))
 
 
 def parquet_num_rows(data: bytes) -> int:

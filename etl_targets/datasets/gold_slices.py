@@ -26,10 +26,13 @@ import pyarrow.compute as pc
 from etl_targets.datasets.base import Dataset
 from etl_targets.datasets.gold import aggregate, gold_schema
 from etl_targets.datasets.gold_tables import GoldTable
+from etl_targets.datasets.threads import ordered_map
 from etl_targets.errors import ContractError
 
-#: rows aggregated at a time (at least: a slice ends between two values of its cut column)
-SLICE_ROWS = 1 << 18
+#: rows aggregated at a time by each thread (at least: a slice ends between two values of its cut column)
+SLICE_ROWS = 1 << 17
+#: partial tables held before they are summed into one (each sum groups them all again)
+SUMMED_PARTS = 8
 WIDE_PRECISION = 38
 
 
@@ -67,12 +70,14 @@ def cut_column(dataset: Dataset, table: GoldTable):
 
 def _by_slices(dataset: Dataset, table: GoldTable, batches: Iterable[pa.RecordBatch],
                schema: pa.Schema, cut: Optional[str], day) -> pa.Table:
-    total = None
-    for piece in _slices(batches, schema, cut):
-        partial = _widened(aggregate(dataset, table, piece, day), table)
-        total = partial if total is None else _summed(pa.concat_tables([total, partial]), table)
-    if total is None:
-        total = _widened(aggregate(dataset, table, schema.empty_table(), day), table)
+    def partial(piece: pa.Table) -> pa.Table:
+        return _widened(aggregate(dataset, table, piece, day), table)
+    parts = [partial(schema.empty_table())]
+    for part in ordered_map(partial, _slices(batches, schema, cut)):  # slices on every core
+        parts.append(part)
+        if len(parts) > SUMMED_PARTS:
+            parts = [_summed(pa.concat_tables(parts), table)]
+    total = _summed(pa.concat_tables(parts), table)
     declared = gold_schema(dataset, table)
     columns = [total.column(key) for key in table.group_by]
     columns += [pc.cast(total.column(m.name), declared.field(m.name).type) for m in table.measures]

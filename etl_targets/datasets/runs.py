@@ -108,13 +108,13 @@ class SortedRuns:
                     part = run.take_below(bound.last)
                     released.append(part)
                     count += part.num_rows
-            if count >= RESOLVE_ROWS:
-                yield resolve(pa.concat_tables(released))
+            if count >= RESOLVE_ROWS:  # one chunk: a take over many small chunks costs more
+                yield resolve(pa.concat_tables(released).combine_chunks())
                 released, count = [], 0
             bound.load()
         released = [part for part in released if part.num_rows]
         if released:
-            yield resolve(pa.concat_tables(released))
+            yield resolve(pa.concat_tables(released).combine_chunks())
 
 
 class _Run:
