@@ -4,16 +4,20 @@
 fresh process, one run per size (a 10-year run is long; the ratio of
 per-date costs is what is compared, against the 1-year run). With
 ``--with-all`` also ``etl-targets all`` (SO, PO, INV, GL and INV's days of
-cover: every gold table of every dataset in one build) over 1 and 10
-years. Landing data: the sample generators, small days (200 SO rows), from
-two weeks before the first date so trailing windows have their inputs.
+cover, and the FX rates with so_revenue_usd: every gold table of every
+dataset in one build) over 1 and 10 years, the rates served by the tests'
+loopback rates API (tests/support/rates_server.py, standard library only).
+Landing data: the sample generators, small days (200 SO rows), from two
+weeks before the first date so trailing windows have their inputs.
 """
 
+import contextlib
 import os
 import shutil
+import sys
 from typing import List
 
-from measure import WORK, Record, Sizes, backfill_landing, child, log
+from measure import REPO, WORK, Record, Sizes, backfill_landing, child, log
 from year import cli_env
 
 DATASETS = ("so", "po", "inv", "gl")
@@ -25,6 +29,25 @@ def run(sizes: Sizes, repeat: int, records: List[Record], with_all: bool) -> Non
         plans += [("all", years) for years in sizes.all_years]
     biggest = max(years for _, years in plans)
     landing = backfill_landing(sizes, DATASETS if with_all else ("so",), biggest)
+    with rates_api(with_all) as fx_env:
+        _run_plans(plans, sizes, repeat, records, landing, fx_env)
+
+
+@contextlib.contextmanager
+def rates_api(wanted: bool):
+    """The environment pointing ``etl-targets all`` at a loopback rates API (empty: none needed)."""
+    if not wanted:
+        yield {}
+        return
+    sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+    from rates_server import SAMPLE_RATES, TEST_TOKEN, rates_server
+
+    with rates_server(SAMPLE_RATES, TEST_TOKEN) as server:
+        yield {"ETL_FX_API_URL": server.url, "ETL_FX_TOKEN": TEST_TOKEN}
+
+
+def _run_plans(plans, sizes: Sizes, repeat: int, records: List[Record], landing: str,
+               fx_env) -> None:
     for rep in range(1, repeat + 1):
         for command, years in plans:
             first, last = sizes.span(years)
@@ -33,7 +56,7 @@ def run(sizes: Sizes, repeat: int, records: List[Record], with_all: bool) -> Non
             argv = [command, "--start", first.isoformat(), "--end", last.isoformat()]
             dates = (last - first).days + 1
             result = child({"engine": "cli", "argv": argv}, f"backfill-{command}-{years}y-r{rep}",
-                           cli_env(lake, landing, "local", None))
+                           {**cli_env(lake, landing, "local", None), **fx_env})
             records.append(Record("backfill", command, f"{years}", "etl", result["wall"], None,
                                   result["maxrss_mb"], dates, result.get("cpu")))
             log(f"  [backfill] rep {rep} {command} {years:2d} x {sizes.year_days} days: "
