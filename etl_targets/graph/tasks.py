@@ -394,8 +394,6 @@ class GoldTask(DatedTask):
         columns = input_columns(source.dataset, source.input)
         schema = pa.schema([source.dataset.silver_schema.field(c) for c in columns])
         self.progress("read 1 of 1 days of silver", 90)
-        # a dedup key is nearly unique per row; the other text columns repeat
-        repeated = [c for c in columns if c not in source.dataset.dedup_keys]
-        return aggregate_day(self.dataset, self.table,
-                             lambda: formats.parquet_batches(data, columns, repeated=repeated),
-                             schema, self.date)
+        repeated = [c for c in columns if c not in source.dataset.dedup_keys]  # keys: near unique
+        return aggregate_day(self.dataset, self.table, lambda: formats.parquet_batches(
+            data, columns, repeated=repeated), schema, self.date)
