@@ -50,7 +50,8 @@ def report(outcome, console, record, tasks, dates: List[dt.date]) -> int:
     # On success every requested gold table exists, built now or earlier: a
     # no-op rerun's record and latest pointer still say where the data is.
     requested = [task.output().location for task in tasks]
-    record["outputs"] = requested + [c.location for c in counts if c.location not in requested]
+    known = set(requested)
+    record["outputs"] = requested + [c.location for c in counts if c.location not in known]
     record["already_complete"] = not outcome.ran
     if not outcome.ran:
         console.event("build", "already_complete", f"   already complete: nothing to build for "
