@@ -19,6 +19,7 @@ The data are generated (``etl_targets.datasets.samples.so.generate``): 40 days f
 """
 
 import datetime as dt
+import json
 import re
 import shutil
 import urllib.parse
@@ -147,6 +148,20 @@ def test_backfill_of_an_old_two_month_range_builds_every_date(built_lake):
     assert record["status"] == "success"
     assert record["tasks_run"] == DAYS * len(STEPS)
     assert built(record) == everything(ALL_DAYS)
+
+
+def test_each_date_of_a_backfill_gets_a_manifest_of_that_date_alone(built_lake):
+    """Manifests stay the size of one date, however long the backfill (no run-wide lists)."""
+    (record,) = run_records(built_lake)
+    for day in (ALL_DAYS[0], ALL_DAYS[-1]):
+        iso = day.isoformat()
+        manifest = json.loads((built_lake / "_ops" / "manifests" / "so" / f"so-{iso}.json")
+                              .read_text())
+        assert manifest["run_id"] == record["run_id"] and manifest["dates"] == [iso]
+        assert {stage["date"] for stage in manifest["stages"]} == {iso}
+        assert [entry["date"] for entry in manifest["inputs"]] == [iso]
+        assert manifest["outputs"] and all(f"date={iso}" in path for path in manifest["outputs"])
+        assert manifest["dates_built"] == [iso] and manifest["earlier_dates"] == []
 
 
 def test_rerun_of_a_backfill_builds_nothing(copy_of_built_lake):

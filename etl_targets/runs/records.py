@@ -70,14 +70,14 @@ def publish_run(lake: Area, record: dict, days: List[dt.date]) -> List[str]:
     """
     pipeline = record["pipeline"]
     written = {lake.join(runs_folder(pipeline), f"{record['run_id']}.json"): record}
-    built = {stage["date"] for stage in record.get("stages", [])}
+    by_date = RunByDate(record, days)
     for day in days:
         path = lake.join(manifest_path(pipeline, day))
         if record["status"] == "success":
-            if day.isoformat() in built:  # a new description: nothing to keep from the old one
-                written[path] = date_manifest(record, day, None)
+            if by_date.built(day):  # a new description: nothing to keep from the old one
+                written[path] = date_manifest(by_date, day, None)
             continue  # a date built earlier keeps its manifest untouched (no read, no write)
-        written[path] = date_manifest(record, day, _read_json(lake, path))
+        written[path] = date_manifest(by_date, day, _read_json(lake, path))
     with concurrent.futures.ThreadPoolExecutor(min(WRITE_THREADS, len(written))) as pool:
         # list(): the first failure raises here, after the other writes ended
         list(pool.map(lambda item: writer.write_bytes(lake.fs, item[0], _dump(item[1])),
@@ -94,26 +94,76 @@ ATTEMPT_FIELDS = ("run_id", "status", "exit_code", "error", "failed_step", "star
                   "finished_at", "env", "dry_run")
 
 
-def date_manifest(record: dict, day: dt.date, previous: Optional[dict]) -> dict:
-    """The manifest of one date after ``record``'s run (see the module docstring).
+#: where a lake location names its business date (the Hive partition)
+_PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
+#: the run record's lists with an entry per date (or per output): a date's manifest keeps its own
+PER_DATE_LISTS = ("stages", "inputs", "outputs", "anomalies", "dates_built")
+
+
+class RunByDate:
+    """A run record's per-date entries, grouped by date once.
+
+    A backfill's record holds thousands of stages, inputs and outputs; each
+    date's manifest takes only its own (and those of the dates built for it
+    that were not asked, such as the earlier days a month-to-date table
+    needed), so manifests stay the size of one date and writing them stays
+    linear in the number of dates.
+    """
+
+    def __init__(self, record: dict, days: List[dt.date]):
+        self.record = record
+        asked = {day.isoformat() for day in days}
+        self._unasked = sorted(d for d in record.get("dates_built", []) if d not in asked)
+        self._entries = {name: {} for name in PER_DATE_LISTS}
+        for name in PER_DATE_LISTS:
+            for entry in record.get(name) or []:
+                self._entries[name].setdefault(_date_of(name, entry), []).append(entry)
+
+    def built(self, day: dt.date) -> bool:
+        return day.isoformat() in self._entries["stages"]
+
+    def earlier(self, iso: str) -> List[str]:
+        """The dates built for ``iso``'s sake: built by the run, not asked, before it."""
+        return [d for d in self._unasked if d < iso]
+
+    def of(self, name: str, dates: List[str]) -> list:
+        return [entry for d in dates for entry in self._entries[name].get(d, [])]
+
+
+def _date_of(name: str, entry) -> Optional[str]:
+    if name == "dates_built":
+        return entry
+    if name == "outputs":
+        found = _PARTITION.search(entry)
+        return found.group(1) if found else None
+    return entry.get("date")
+
+
+def date_manifest(by_date: RunByDate, day: dt.date, previous: Optional[dict]) -> dict:
+    """The manifest of one date after a run (see the module docstring).
 
     Args:
-        record: the run's record.
+        by_date: the run's record, grouped by date.
         day: the business date.
         previous: the date's manifest before this run, or None.
     """
-    iso = day.isoformat()
-    built = any(stage["date"] == iso for stage in record.get("stages", []))
+    record, iso = by_date.record, day.isoformat()
     kept = previous is not None and previous.get("status") == "success" and (
-        record["status"] != "success" or not built)
+        record["status"] != "success" or not by_date.built(day))
     if kept:
         manifest = dict(previous)
     else:
-        own = [stage for stage in record.get("stages", []) if stage["date"] == iso]
-        manifest = dict(record, dates=[iso], date=iso, stages=own,
-                        counts={stage["step"]: stage["rows"] for stage in own},
-                        earlier_dates=[d for d in record.get("dates_built", []) if d < iso])
-        anomaly = [a for a in record.get("anomalies", []) if a["date"] == iso]
+        earlier = by_date.earlier(iso)
+        own = by_date.of("stages", [iso])
+        manifest = {key: value for key, value in record.items() if key not in PER_DATE_LISTS}
+        manifest.update(
+            dates=[iso], date=iso, stages=own, earlier_dates=earlier,
+            counts={stage["step"]: stage["rows"] for stage in own},
+            inputs=by_date.of("inputs", earlier + [iso]),
+            outputs=by_date.of("outputs", earlier + [iso]),
+            dates_built=by_date.of("dates_built", earlier + [iso]))
+        anomaly = by_date.of("anomalies", [iso])
+        manifest["anomalies"] = anomaly
         if anomaly:
             manifest["anomaly"] = anomaly[0]
         rejected = [stage["rejects"] for stage in own if stage.get("rejects") is not None]
