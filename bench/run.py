@@ -20,6 +20,7 @@ error, on Ctrl-C and on SIGTERM.
 """
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -56,6 +57,9 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
                              "workers, 3 for bigday)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--backfill-years", default=None,
+                        help="backfill: the `etl-targets so` sizes in years, e.g. 1,4 "
+                             "(default: 1,2,4,10)")
     parser.add_argument("--with-all", action="store_true",
                         help="backfill: also `etl-targets all` (4 datasets) over 1 and 10 years "
                              "(about 10 minutes per year of dates on 2 cores)")
@@ -81,6 +85,9 @@ def has_duckdb() -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse(argv)
     sizes = QUICK if args.quick else FULL
+    if args.backfill_years:
+        sizes = dataclasses.replace(sizes, backfill_years=tuple(
+            int(years) for years in args.backfill_years.split(",")))
     os.makedirs(WORK, exist_ok=True)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
