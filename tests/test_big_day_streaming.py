@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_targets import formats
-from etl_targets.datasets import runs, silver
+from etl_targets.datasets import silver, sorted_runs
 from etl_targets.datasets.so import SO
 
 HEADER = ("SO Number,Line,Order Date,Customer ID,Customer Name,Region,SKU,Qty,Unit Price,"
@@ -43,9 +43,9 @@ def _day(rows: int, seed: int, shuffle: bool) -> bytes:
 def tiny_blocks(monkeypatch):
     """Blocks of a few dozen rows, runs spilled at once, merged 7 rows at a time."""
     monkeypatch.setattr(formats, "CSV_BLOCK_SIZE", 1 << 12)
-    monkeypatch.setattr(runs, "HELD_BYTES", 0)
-    monkeypatch.setattr(runs, "BATCH_ROWS", 7)
-    monkeypatch.setattr(runs, "RESOLVE_ROWS", 50)
+    monkeypatch.setattr(sorted_runs, "HELD_BYTES", 0)
+    monkeypatch.setattr(sorted_runs, "BATCH_ROWS", 7)
+    monkeypatch.setattr(sorted_runs, "RESOLVE_ROWS", 50)
 
 
 def _whole(data: bytes):
@@ -114,11 +114,11 @@ def test_an_empty_stream_is_an_empty_file_with_the_schema():
 
 
 def test_spilled_runs_leave_no_file_behind(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, "HELD_BYTES", 0)
-    with runs.SortedRuns(["k"], scratch=str(tmp_path)) as sorted_runs:
-        sorted_runs.add(0, pa.table({"k": [1, 3]}))
-        sorted_runs.add(1, pa.table({"k": [2]}))
-        merged = pa.concat_tables(list(sorted_runs.merged(lambda t: t.sort_by("k"))))
+    monkeypatch.setattr(sorted_runs, "HELD_BYTES", 0)
+    with sorted_runs.SortedRuns(["k"], scratch=str(tmp_path)) as held:
+        held.add(0, pa.table({"k": [1, 3]}))
+        held.add(1, pa.table({"k": [2]}))
+        merged = pa.concat_tables(list(held.merged(lambda t: t.sort_by("k"))))
         assert merged.column("k").to_pylist() == [1, 2, 3]
     assert list(tmp_path.iterdir()) == []
 

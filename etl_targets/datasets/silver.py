@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from etl_targets.datasets.base import Dataset
 from etl_targets.datasets.blocks import RAW, ROW, clean_batch
 from etl_targets.datasets.expressions import columns as read_columns, evaluate
-from etl_targets.datasets.runs import SortedRuns
+from etl_targets.datasets.sorted_runs import SortedRuns
 from etl_targets.errors import ContractError
 from etl_targets.formats import csv_batches, read_csv_header
 
@@ -101,7 +101,7 @@ class SilverStream:
     every core). :meth:`rejects` reads the whole file and yields its rejects
     in row order; :meth:`silver` then yields the deduplicated rows sorted by
     the dedup key. Each block's valid rows are deduplicated and sorted as a
-    run (:class:`~etl_targets.datasets.runs.SortedRuns`), and the runs are
+    run (:class:`~etl_targets.datasets.sorted_runs.SortedRuns`), and the runs are
     merged, so memory stays a few blocks whatever the size of the file. A
     dataset with group rules is judged whole, in memory: such a rule can
     still reject any valid row, so rejects are known only at the end.
