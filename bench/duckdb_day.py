@@ -22,12 +22,11 @@ Needs ``pip install duckdb`` (a bench-only dependency, not the project's).
 
 import os
 import sys
-import time
 
 import duckdb
 
 from script_common import (DATES, INTEGER, MTD_COLUMNS, PRICE, REGIONS, REQUIRED, STATUSES,
-                           contract_name, filesystem, makedirs_for, report, year_paths)
+                           contract_name, day_or_year, filesystem, makedirs_for, year_paths)
 
 PARQUET = "(FORMAT parquet, COMPRESSION zstd)"
 
@@ -161,19 +160,13 @@ def year(landing_url: str, start: str, end: str, lake_url: str) -> int:
 
 
 def main(argv) -> int:
-    start = time.perf_counter()
-    if argv and argv[0] == "--year":
-        dates = year(*argv[1:5])
-        report(wall=time.perf_counter() - start, dates=dates)
-        return 0
-    source, out = argv
-    os.makedirs(out, exist_ok=True)
-    paths = {"silver": os.path.join(out, "silver.parquet"),
-             "rejects": os.path.join(out, "rejects.parquet"),
-             "daily": os.path.join(out, "gold.parquet")}
-    made = day(duckdb.connect(), source, paths)
-    report(wall=time.perf_counter() - start, **made)
-    return 0
+    def one_day(source: str, out: str) -> dict:
+        paths = {"silver": os.path.join(out, "silver.parquet"),
+                 "rejects": os.path.join(out, "rejects.parquet"),
+                 "daily": os.path.join(out, "gold.parquet")}
+        return day(duckdb.connect(), source, paths)
+
+    return day_or_year(argv, year, one_day)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import csv
 import io
 import os
 import sys
-import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from script_common import (DATES, INTEGER, MTD_COLUMNS, PRICE, REGIONS, REQUIRED, STATUSES,
-                           contract_name, filesystem, makedirs_for, report, year_paths)
+                           contract_name, day_or_year, filesystem, makedirs_for, year_paths)
 
 MONEY = pa.decimal128(18, 2)
 DAY_COLUMN = "__day__"
@@ -175,19 +174,14 @@ def year(landing_url: str, start: str, end: str, lake_url: str) -> int:
 
 
 def main(argv) -> int:
-    start = time.perf_counter()
-    if argv and argv[0] == "--year":
-        dates = year(*argv[1:5])
-        report(wall=time.perf_counter() - start, dates=dates)
-        return 0
-    source, out = argv
-    os.makedirs(out, exist_ok=True)
-    made = day(source, lambda name, table: pq.write_table(
-        table, os.path.join(out, {"daily": "gold"}.get(name, name) + ".parquet"),
-        compression="zstd"))
-    report(wall=time.perf_counter() - start, silver_rows=made["silver"].num_rows,
-           rejects=made["rejects"].num_rows, gold_rows=made["gold"].num_rows)
-    return 0
+    def one_day(source: str, out: str) -> dict:
+        made = day(source, lambda name, table: pq.write_table(
+            table, os.path.join(out, {"daily": "gold"}.get(name, name) + ".parquet"),
+            compression="zstd"))
+        return {"silver_rows": made["silver"].num_rows, "rejects": made["rejects"].num_rows,
+                "gold_rows": made["gold"].num_rows}
+
+    return day_or_year(argv, year, one_day)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import resource
+import time
 from typing import Iterator, List, Tuple
 
 HEADERS = {
@@ -83,6 +84,23 @@ def peak_rss_mb() -> float:
 def report(**fields) -> None:
     """The one JSON line the harness reads, with the peak RSS added."""
     print(json.dumps(dict(fields, maxrss_mb=peak_rss_mb())), flush=True)
+
+
+def day_or_year(argv: List[str], year, day) -> int:
+    """A script's ``main``: ``--year LANDING LAKE START END`` runs ``year``, else ``day(SOURCE, OUT)``.
+
+    Both report their wall time (and ``day`` its own fields) as the one JSON line.
+    """
+    start = time.perf_counter()
+    if argv and argv[0] == "--year":
+        dates = year(*argv[1:5])
+        report(wall=time.perf_counter() - start, dates=dates)
+        return 0
+    source, out = argv
+    os.makedirs(out, exist_ok=True)
+    fields = day(source, out)
+    report(wall=time.perf_counter() - start, **fields)
+    return 0
 
 
 def makedirs_for(fs, path: str) -> None:
