@@ -289,6 +289,7 @@ class SilverTask(DatedTask):
         size = context.current().known_size(landed.area, landed.path, landed.listing_prefix)
         outputs = self.output()
         with landed.open_binary() as handle:
+            size = size or getattr(handle, "size", None)  # bronze of this build: in no listing
             def parsed(rows: int) -> None:
                 share = min(99, int(100 * handle.tell() / size)) if size else 0
                 self.progress(f"{rows} rows parsed ({share}%)", share)
