@@ -49,6 +49,7 @@ from support.lakes import contract_paths
 from support.landing import landing_name
 from support.s3 import AWS_VARIABLES, aws_environment, s3_client_fs, unique_bucket
 from support.servers import free_port
+from support.workspace import Folders
 
 DAY = dt.date(2026, 1, 1)
 NAME = landing_name(DAY)
@@ -137,15 +138,11 @@ class Servers:
     http_dead: str
 
 
-class Workspace:
-    """A landing area, a lake, a log folder and a working directory; the roots may be S3."""
+class Workspace(Folders):
+    """The folders of one case; its lake and landing roots may be S3 instead."""
 
     def __init__(self, root: Path):
-        self.root = root
-        self.landing, self.lake, self.logs, self.cwd = (root / n for n in
-                                                        ("landing", "lake", "logs", "cwd"))
-        for folder in (self.landing / "so", self.cwd):
-            folder.mkdir(parents=True)
+        super().__init__(root)
         self.lake_url, self.landing_url = str(self.lake), str(self.landing)
         self.env: Dict[str, Optional[str]] = {}
         self.endpoint: Optional[str] = None  # where S3 roots are inspected

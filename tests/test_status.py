@@ -39,6 +39,7 @@ from support.lakes import contract_paths, partition
 from support.landing import copy_landing, drop_column, landing_name
 from support.paths import SAMPLE_SO
 from support.s3 import S3RequestLog, s3_client_fs
+from support.workspace import Folders
 
 JAN = [dt.date(2026, 1, day) for day in range(1, 32)]
 BUILT = JAN[:10]
@@ -53,15 +54,8 @@ DONE, FAILED, MISSING, NOT_ARRIVED = "●", "✗", "○", "·"
 # helpers
 # --------------------------------------------------------------------------
 
-class Workspace:
-    """A landing area, a lake, a log folder and an empty working directory."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.landing, self.lake, self.logs, self.cwd = (root / n for n in
-                                                        ("landing", "lake", "logs", "cwd"))
-        for folder in (self.landing / "so", self.cwd):
-            folder.mkdir(parents=True, exist_ok=True)
+class Workspace(Folders):
+    """The folders of one test, and the CLI run in them."""
 
     def run(self, *args: str) -> Run:
         env = cli_environment(self.lake, self.landing, self.logs)
