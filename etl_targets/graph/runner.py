@@ -144,6 +144,28 @@ class _TaskThread:
         return getattr(self._process, name)
 
 
+class _LocalScheduler(luigi.scheduler.Scheduler):
+    """luigi's scheduler for the one worker of a local build, without the pending count.
+
+    On every ``get_work`` luigi's scheduler also counts the worker's pending
+    tasks, walking each one's upstream (``count_pending``): a tenth of a
+    backfill's CPU, more with ``--workers``. Only a worker that keeps alive
+    while work is pending reads the count (luigi's ``[worker] keep_alive``);
+    for any other the answer is "none pending", and no running task of
+    another worker, as there is none.
+    """
+
+    def __init__(self, *args, counts_pending: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._counts_pending = counts_pending
+
+    def count_pending(self, worker):
+        if self._counts_pending:
+            return super().count_pending(worker)
+        return {"n_pending_tasks": 0, "n_unique_pending": 0, "n_pending_last_scheduled": 0,
+                "worker_state": self._state.get_worker(worker).state, "running_tasks": []}
+
+
 # Private base: luigi.build's public worker_scheduler_factory argument expects
 # this interface, and luigi has no public class for it.
 class _Factory(luigi.interface._WorkerSchedulerFactory):
@@ -159,8 +181,9 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
     def create_local_scheduler(self):
         # One in-process worker: pruning dead workers on every get_work (luigi's
         # default here) only costs time, quadratic in the number of tasks.
-        self.scheduler = luigi.scheduler.Scheduler(prune_on_get_work=False,
-                                                   record_task_history=False)
+        counts = self._keep_alive or luigi.worker.worker().keep_alive
+        self.scheduler = _LocalScheduler(prune_on_get_work=False, record_task_history=False,
+                                         counts_pending=counts)
         return self.scheduler
 
     def create_remote_scheduler(self, url):

@@ -353,11 +353,20 @@ class GoldTask(DatedTask):
     sources: tuple = ()  # Source per input, set by make_tasks
 
     def requires(self) -> Dict[str, List[SilverTask]]:
-        """Per input, the silver task of every date of its window (``--input`` reaches only D's own)."""
-        return {source.input.name: [
-            self.clone(source.silver_task, date=day,
-                       source=self.source if source.own and day == self.date else "")
-            for day in source.input.window.dates(self.date)] for source in self.sources}
+        """Per input, the silver task of every date of its window (``--input`` reaches only D's own).
+
+        Worked out once per task: luigi asks for it each time it schedules,
+        checks, runs and reports the task, and a month-to-date table's is up
+        to 31 clones of a task (about a tenth of a backfill's CPU). The task's
+        parameters never change, so neither does the answer.
+        """
+        required = self.__dict__.get("_required")
+        if required is None:
+            required = self._required = {source.input.name: [
+                self.clone(source.silver_task, date=day,
+                           source=self.source if source.own and day == self.date else "")
+                for day in source.input.window.dates(self.date)] for source in self.sources}
+        return required
 
     def output(self) -> ParquetTarget:
         return self.lake_target(ParquetTarget, layout.parquet_file("gold", self.table.name, self.date),
