@@ -10,12 +10,9 @@ text of valid rows until they are judged, since such a rule can still
 reject them.
 """
 
-import collections
-import concurrent.futures
 import dataclasses
 import functools
 import logging
-import os
 from typing import BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -26,6 +23,7 @@ from etl_targets.datasets.base import Dataset
 from etl_targets.datasets.blocks import RAW, ROW, clean_batch
 from etl_targets.datasets.expressions import columns as read_columns, evaluate
 from etl_targets.datasets.sorted_runs import SortedRuns
+from etl_targets.datasets.threads import ordered_map
 from etl_targets.errors import ContractError
 from etl_targets.formats import csv_batches, read_csv_header
 
@@ -167,24 +165,21 @@ class SilverStream:
 
     def _blocks(self) -> Iterator[pa.Table]:
         """Each block's rejects, in order; its valid rows go to the runs (or are kept)."""
-        # pyarrow's kernels release the GIL: blocks are validated on every core,
-        # a bounded number at a time so memory stays one block per thread.
-        workers = os.cpu_count() or 1
-        pending: "collections.deque" = collections.deque()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
-            batches = csv_batches(self._handle, len(self._names), range(len(self._names)),
-                                  self.source)
+        # Every column is decoded (extras too), so invalid UTF-8 anywhere is caught.
+        batches = csv_batches(self._handle, len(self._names), range(len(self._names)),
+                              self.source)
+
+        def numbered() -> Iterator[tuple]:
             for index, batch in enumerate(batches):
-                raw = [batch.column(f"f{i}") for i in self._order]
-                pending.append(pool.submit(self._clean, index, raw, self.landed_rows + 1))
+                first_row = self.landed_rows + 1
                 self.landed_rows += batch.num_rows
                 if self._progress is not None:
                     self._progress(self.landed_rows)
-                while len(pending) > workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+                yield index, [batch.column(f"f{i}") for i in self._order], first_row
+
+        # pyarrow's kernels release the GIL: blocks are validated on every core,
+        # a bounded number at a time so memory stays one block per thread.
+        yield from ordered_map(lambda job: self._clean(*job), numbered())
 
     def _clean(self, index: int, raw: Sequence[pa.Array], first_row: int) -> pa.Table:
         good, bad = clean_batch(self.dataset, raw, first_row, self.source)
