@@ -12,6 +12,9 @@ VARIANT = {"etl": "etl_targets", "stock": "stock luigi", "pyarrow": "pyarrow scr
            "duckdb": "DuckDB script"}
 RUN = {"cold": "cold", "noop": "no-op", "status": "status", "silver+gold": "silver+gold"}
 REQUESTS_PER_YEAR, REQUESTS_SLACK = 2600, 0.05
+#: requests per date that issue 11 added after the ~2,600 was measured: the
+#: per-date run manifest (``_ops/manifests/<dataset>/<dataset>-D.json``)
+MANIFESTS_PER_DATE = 1
 NOOP_REQUESTS = 5
 
 
@@ -99,7 +102,7 @@ def year_table(stats: Stats) -> str:
             per_year = s["requests"] * 365 / s["dates"]
             if run == "cold":
                 target = f"requests per cold year {REQUESTS_PER_YEAR:,} ±{REQUESTS_SLACK:.0%}"
-                verdict = _verdict(abs(per_year / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK)
+                verdict = _requests_verdict(per_year)
                 if s["dates"] != 365:
                     target += f" (scaled: {per_year:,.0f})"
             elif run == "noop":
@@ -193,9 +196,8 @@ def workers_table(stats: Stats) -> str:
         s = stats.get("workers", backend, run, variant)
         per_year = None if s["requests"] is None else s["requests"] * 365 / s["dates"]
         speed = "-" if base is None else _x(base["wall"], s["wall"])
-        ok_req = None if per_year is None else abs(per_year / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK
         target = f"requests per cold year {REQUESTS_PER_YEAR:,} ±{REQUESTS_SLACK:.0%}"
-        verdict = f"requests {_verdict(ok_req)}"
+        verdict = f"requests {_requests_verdict(per_year)}"
         if variant != "workers 1":
             target = "speed-up >= 2.5x; " + target
             ok = None if base is None else base["wall"] >= 2.5 * s["wall"]
@@ -207,6 +209,21 @@ def workers_table(stats: Stats) -> str:
               "speed-up vs --workers 1", "issue-12 target", "verdict"]
     return ("Baseline: `--workers 1`; cold `etl-targets so` year on S3 with 20 ms per request "
             "(peak RSS: the parent process only).\n\n" + markdown(header, rows))
+
+
+def _requests_verdict(per_year: Optional[float]) -> str:
+    """The cold-year request target, as measured and like for like.
+
+    The ~2,600 was measured before issue 11 made every built date write its
+    own run manifest; like for like leaves those out (one PUT a date).
+    """
+    if per_year is None:
+        return _verdict(None)
+    like = per_year - MANIFESTS_PER_DATE * 365
+    ok = abs(per_year / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK
+    ok_like = abs(like / REQUESTS_PER_YEAR - 1) <= REQUESTS_SLACK
+    return (f"{_verdict(ok)} ({per_year / REQUESTS_PER_YEAR - 1:+.1%}); without the per-date "
+            f"run manifests {like:,.0f}: {_verdict(ok_like)} ({like / REQUESTS_PER_YEAR - 1:+.1%})")
 
 
 def request_patterns(patterns: Dict, top: int = 8) -> str:
