@@ -3,8 +3,8 @@ rem etl-run.bat <pipeline> [etl-targets arguments...]
 rem Entry point for Windows Task Scheduler, the counterpart of bin/etl-run.
 rem It only prepares the environment and calls the CLI, which appends to
 rem logs\failures.log and runs ETL_ALERT_CMD itself (through cmd.exe, so
-rem the command reads %%ETL_PIPELINE%%, %%ETL_EXIT_CODE%%, %%ETL_DATES%%,
-rem %%ETL_FAILURE_LINE%%).
+rem the command reads %%ETL_PIPELINE%%, %%ETL_ENV%%, %%ETL_EXIT_CODE%%,
+rem %%ETL_DATES%%, %%ETL_FAILURE_LINE%%).
 rem
 rem The lock: Windows has no flock. Set the task's "If the task is already
 rem running" to "Do not start a new instance", so runs never overlap.

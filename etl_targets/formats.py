@@ -11,6 +11,7 @@ import io
 import threading
 from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Sequence
 
+import numpy
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -212,12 +213,13 @@ def csv_batches(handle: BinaryIO, width: int, keep: Sequence[int], source: str,
         check_utf8: False only to count records of a file whatever its bytes.
 
     Raises:
-        ContractError: malformed CSV or invalid UTF-8, naming the file.
+        ContractError: malformed CSV (broken quoting included) or invalid
+            UTF-8, naming the file.
     """
     names = [f"f{i}" for i in range(width)]
     kept = [names[i] for i in keep]
     value_type = pa.string() if check_utf8 else pa.binary()
-    paced = _PacedReader(handle)
+    paced = _PacedReader(handle, _QuotingCheck(source, handle.tell()) if check_utf8 else None)
     try:
         reader = pacsv.open_csv(
             paced,
@@ -244,9 +246,10 @@ class _PacedReader(io.RawIOBase):
     Closing it leaves the stream open: its owner closes it.
     """
 
-    def __init__(self, handle: BinaryIO):
+    def __init__(self, handle: BinaryIO, quoting: Optional["_QuotingCheck"] = None):
         super().__init__()
         self._handle = handle
+        self._quoting = quoting
         self._permits = threading.Semaphore(READ_AHEAD_BLOCKS)
 
     def readable(self) -> bool:
@@ -254,11 +257,71 @@ class _PacedReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         self._permits.acquire(timeout=READ_AHEAD_WAIT)
-        return self._handle.read(size)
+        data = self._handle.read(size)
+        if self._quoting is not None:
+            self._quoting.feed(data)  # raises ContractError, which pyarrow passes on
+        return data
 
     def taken(self) -> None:
         """One batch was taken: one more block may be read."""
         self._permits.release()
+
+
+class _QuotingCheck:
+    """Refuses what pyarrow's CSV reader would quietly repair: broken RFC 4180 quoting.
+
+    pyarrow joins text after a closing quote to the field (``"x"y`` reads as
+    ``xy``) and keeps a quote inside an unquoted field (``ab"c``); both are a
+    guess at what the writer meant, so the file fails instead. Every quote
+    of a well-formed file either opens a field (after a comma, a line break
+    or the start), closes one (before a comma, a line break or the end), or
+    is half of a doubled quote; quotes alternate between opening and
+    closing whatever the doubled ones (each pair opens and closes), so the
+    parity of the quotes seen so far says which a quote must be. numpy
+    looks only at the quotes of each block, so the check costs one pass of
+    the bytes; an unterminated quote is left to pyarrow, which reports it.
+    """
+
+    _AROUND = numpy.array([ord(","), ord("\n"), ord("\r"), ord('"')], dtype=numpy.uint8)
+
+    def __init__(self, source: str, start: int):
+        self.source = source
+        self._offset = start  # the file offset of the next byte fed
+        self._quotes = 0
+        self._before = ord("\n")  # the body starts a line
+        self._closing_at_end = False  # the last block ended with a closing quote
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            if self._closing_at_end:
+                self._closing_at_end = False  # a closing quote may end the file
+            return
+        block = numpy.frombuffer(data, dtype=numpy.uint8)
+        if self._closing_at_end:
+            self._closing_at_end = False
+            if block[0] not in self._AROUND:
+                self._fail(self._offset - 1)
+        quotes = numpy.flatnonzero(block == ord('"'))
+        if len(quotes):
+            odd = self._quotes % 2  # 1: the first quote of this block closes a field
+            opening, closing = quotes[odd::2], quotes[1 - odd::2]
+            before = numpy.where(opening > 0, block[numpy.maximum(opening - 1, 0)], self._before)
+            self._check(opening, numpy.isin(before, self._AROUND))
+            inside = closing[closing < len(block) - 1]
+            self._check(inside, numpy.isin(block[inside + 1], self._AROUND))
+            self._closing_at_end = len(inside) < len(closing)
+            self._quotes += len(quotes)
+        self._before = int(block[-1])
+        self._offset += len(block)
+
+    def _check(self, positions, good) -> None:
+        if not good.all():
+            self._fail(self._offset + int(positions[numpy.argmin(good)]))
+
+    def _fail(self, offset: int) -> None:
+        raise ContractError(self.source, f"is not well-formed CSV: broken quoting at byte "
+                                         f"{offset + 1} (text after a closing quote, or a quote "
+                                         f"inside an unquoted field)")
 
 
 def _skip_blank_rows(row) -> str:

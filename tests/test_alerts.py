@@ -27,12 +27,12 @@ from support.landing import copy_landing
 
 from etl_targets.cli import alerts
 
-#: 2026-01-27T02:30:00Z pipeline=so dates=2026-01-27 exit=4 <the one-line error>
+#: 2026-01-27T02:30:00Z pipeline=so env=default dates=2026-01-27 exit=4 <the one-line error>
 FAILURE_LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) pipeline=(?P<pipeline>\w+) "
-                          r"dates=(?P<dates>\S+) exit=(?P<code>\d+) (?P<text>.*)$")
-#: writes the four variables an alert command gets, one a line
+                          r"env=(?P<env>\S+) dates=(?P<dates>\S+) exit=(?P<code>\d+) (?P<text>.*)$")
+#: writes the five variables an alert command gets, one a line
 RECORD_ALERT = ('printf "%s\\n" "$ETL_PIPELINE" "$ETL_EXIT_CODE" "$ETL_DATES" "$ETL_FAILURE_LINE"'
-                ' > {file}')
+                ' "$ETL_ENV" > {file}')
 
 
 class Site:
@@ -91,7 +91,8 @@ def test_failed_run_appends_one_line_with_utc_time_pipeline_dates_exit_and_error
     when = dt.datetime.strptime(match["time"], "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=dt.timezone.utc)
     assert before <= when <= after
-    assert (match["pipeline"], match["dates"], match["code"]) == ("so", "2026-01-02", "4")
+    assert (match["pipeline"], match["env"], match["dates"], match["code"]) == (
+        "so", "default", "2026-01-02", "4")
     errors = [line[len("error: "):] for line in run.stderr.splitlines()
               if line.startswith("error: ")]
     assert errors == [match["text"]], str(run)
@@ -132,7 +133,18 @@ def test_failed_dry_run_records_nothing_and_raises_no_alert(site):
 
 def test_alert_command_gets_pipeline_exit_status_dates_and_the_failure_line(failed):
     site, run, _ = failed
-    assert site.alert() == ["so", "4", "2026-01-02", *site.failures()], str(run)
+    assert site.alert() == ["so", "4", "2026-01-02", *site.failures(), "default"], str(run)
+
+
+def test_failure_line_and_alert_name_the_runs_env(site):
+    config = site.root / "qa.cfg"  # a set that contradicts none of the ETL_* roots
+    config.write_text("[etl_targets]\n[etl_targets.qa]\nretention_trash = 30d\n")
+    run = site.run("so", "--date", "2026-01-02", "--env", "qa",
+                   ETL_ALERT_CMD=site.recording_alert(), LUIGI_CONFIG_PATH=str(config))
+    assert run.code == 4, str(run)
+    (line,) = site.failures()
+    assert FAILURE_LINE.match(line)["env"] == "qa", line
+    assert site.alert()[-1] == "qa", str(run)
 
 
 def test_alert_cmd_argument_wins_over_the_environment(site):
@@ -207,7 +219,7 @@ def test_alerts_entry_records_a_refused_run_as_the_run_would_have(site):
     match = FAILURE_LINE.match(line)
     assert (match["dates"], match["code"], match["text"]) == (
         "2026-01-01..2026-01-05", "6", "another so run is still running"), line
-    assert site.alert() == ["so", "6", "2026-01-01..2026-01-05", line]
+    assert site.alert() == ["so", "6", "2026-01-01..2026-01-05", line, "default"]
     assert not site.lake.exists()
 
 

@@ -294,6 +294,13 @@ FILE_LEVEL = [
                "not well-formed CSV", "Expected 12 columns, got 13"),
     file_error("broken-quoting", lambda: good_file() + b'SO-999999,1,01/01/2026,"C1,Acme\n',
                "not well-formed CSV"),
+    # pyarrow would read these two as "Acme, Inc.x" and SKU-1"b: a guess, so a file error
+    file_error("text-after-a-closing-quote",
+               lambda: good_file().replace(b'"Acme, Inc.",', b'"Acme, Inc."x,', 1),
+               "not well-formed CSV", "broken quoting at byte"),
+    file_error("quote-inside-an-unquoted-field",
+               lambda: good_file().replace(b",SKU-1,", b',SKU-1"b,', 1),
+               "not well-formed CSV", "broken quoting at byte"),
     Case("reject-ratio-gate", landed(lambda: csv_bytes(
         GOOD + [with_value("Qty", "0", 900000 + n) for n in range(3)])), 5, LUIGI_TASK_FAILED,
          ("rows rejected", "max_reject_ratio"), publishes=REJECTS_ONLY),

@@ -33,8 +33,8 @@ from support.paths import REPO
 ETL_RUN = REPO / "bin" / "etl-run"
 
 JAN_1 = dt.date(2026, 1, 1)
-#: 2026-01-27T02:30:00Z pipeline=so dates=2026-01-27 exit=4 <the one-line error>
-FAILURE_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ pipeline=so "
+#: 2026-01-27T02:30:00Z pipeline=so env=default dates=2026-01-27 exit=4 <the one-line error>
+FAILURE_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ pipeline=so env=\S+ "
                           r"dates=(?P<dates>\S+) exit=(?P<code>\d+) (?P<text>.*)$")
 
 pytestmark = pytest.mark.skipif(shutil.which("flock") is None or shutil.which("env") is None,

@@ -3,11 +3,12 @@
 A dataset run that exits non-zero (by hand, from cron or from a scheduler)
 appends one line to ``{log_dir}/failures.log``::
 
-    2026-01-27T02:30:05Z pipeline=so dates=2026-01-27 exit=4 missing landing file: ...
+    2026-01-27T02:30:05Z pipeline=so env=prod dates=2026-01-27 exit=4 missing landing file: ...
 
 and, when ``--alert-cmd`` or ``ETL_ALERT_CMD`` names a command, runs it
-through the shell with ``ETL_PIPELINE``, ``ETL_EXIT_CODE``, ``ETL_DATES``
-and ``ETL_FAILURE_LINE`` in its environment. Neither changes the run's exit
+through the shell with ``ETL_PIPELINE``, ``ETL_ENV``, ``ETL_EXIT_CODE``,
+``ETL_DATES`` and ``ETL_FAILURE_LINE`` in its environment. The env is the
+run's ``--env`` (``default`` without one): one log folder may serve several. Neither changes the run's exit
 status: a failure log that cannot be written or an alert command that fails
 (or outlives :data:`ALERT_TIMEOUT`) is one line on stderr. A dry run records
 nothing, as it writes nothing anywhere.
@@ -62,13 +63,19 @@ def after_run(args, log_dir: Optional[str], dates: Sequence[dt.date], code: int,
         return
     report_failure(log_dir, args.dataset.folder, dates, code,
                    error or f"exit {code} (see the run's log file)",
-                   alert_command(getattr(args, "alert_cmd", None), environ), environ)
+                   alert_command(getattr(args, "alert_cmd", None), environ), environ,
+                   env=env_name(args))
 
 
 def alert_command(given: Optional[str], environ: Mapping[str, str] = os.environ) -> Optional[str]:
     """``--alert-cmd`` if given (``""`` turns the alert off), else ``ETL_ALERT_CMD``."""
     command = given if given is not None else environ.get(ALERT_VARIABLE)
     return command or None
+
+
+def env_name(args) -> str:
+    """The run's configuration set as its records name it: ``--env``, or ``default``."""
+    return getattr(args, "env", None) or "default"
 
 
 def describe_dates(dates: Sequence[dt.date]) -> str:
@@ -80,18 +87,18 @@ def describe_dates(dates: Sequence[dt.date]) -> str:
 
 
 def failure_line(pipeline: str, dates: Sequence[dt.date], code: int, message: str,
-                 now: Optional[dt.datetime] = None) -> str:
-    """The one line ``failures.log`` gets: UTC time, pipeline, dates, exit status, error."""
+                 now: Optional[dt.datetime] = None, env: str = "default") -> str:
+    """The one line ``failures.log`` gets: UTC time, pipeline, env, dates, exit status, error."""
     now = now or dt.datetime.now(dt.timezone.utc)
     text = " ".join(str(message).split())
     return (f"{now.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} pipeline={pipeline} "
-            f"dates={describe_dates(dates)} exit={code} {text}")
+            f"env={env} dates={describe_dates(dates)} exit={code} {text}")
 
 
 def report_failure(log_dir: Optional[str], pipeline: str, dates: Sequence[dt.date], code: int,
                    message: str, command: Optional[str] = None,
                    environ: Mapping[str, str] = os.environ, timeout: float = ALERT_TIMEOUT,
-                   err: Optional[TextIO] = None) -> str:
+                   err: Optional[TextIO] = None, env: str = "default") -> str:
     """Appends the failure line to ``{log_dir}/failures.log`` and runs the alert command.
 
     Never raises for the log or the alert: what goes wrong is printed on ``err``.
@@ -106,12 +113,13 @@ def report_failure(log_dir: Optional[str], pipeline: str, dates: Sequence[dt.dat
         environ: the alert command's environment, before the ``ETL_*`` it gets.
         timeout: seconds before the alert command is stopped.
         err: where problems are reported (stderr by default).
+        env: the run's configuration set (``--env``), ``default`` without one.
 
     Returns:
         The failure line.
     """
     err = err or sys.stderr
-    line = failure_line(pipeline, dates, code, message)
+    line = failure_line(pipeline, dates, code, message, env=env)
     log.info("failure recorded: %s", line)
     if log_dir is not None:
         path = os.path.join(log_dir, FAILURES_LOG)
@@ -122,9 +130,10 @@ def report_failure(log_dir: Optional[str], pipeline: str, dates: Sequence[dt.dat
         except OSError as exc:
             print(f"error: cannot write {path}: {exc.strerror or exc}", file=err, flush=True)
     if command:
-        env = {**environ, "ETL_PIPELINE": pipeline, "ETL_EXIT_CODE": str(code),
-               "ETL_DATES": describe_dates(dates), "ETL_FAILURE_LINE": line}
-        _run_alert(command, env, timeout, err)
+        variables = {**environ, "ETL_PIPELINE": pipeline, "ETL_ENV": env,
+                     "ETL_EXIT_CODE": str(code), "ETL_DATES": describe_dates(dates),
+                     "ETL_FAILURE_LINE": line}
+        _run_alert(command, variables, timeout, err)
     return line
 
 
@@ -198,7 +207,8 @@ def main(argv: Optional[List[str]] = None, environ: Mapping[str, str] = os.envir
     except ConfigError as exc:
         print(f"error: {exc}; {FAILURES_LOG} not written", file=sys.stderr)
     report_failure(log_dir, pipeline, dates, options.exit_code, options.message,
-                   alert_command(getattr(run, "alert_cmd", None), environ), environ)
+                   alert_command(getattr(run, "alert_cmd", None), environ), environ,
+                   env=env_name(run))
     return 0
 
 

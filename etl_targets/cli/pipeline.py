@@ -54,7 +54,7 @@ def add_commands(commands, datasets) -> None:
         sub.add_argument("--scheduler-port", type=positive_int, help="central luigid port")
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
         sub.add_argument("--alert-cmd", help="shell command run when the run fails, with "
-                                              "ETL_PIPELINE, ETL_EXIT_CODE, ETL_DATES and "
+                                              "ETL_PIPELINE, ETL_ENV, ETL_EXIT_CODE, ETL_DATES and "
                                               "ETL_FAILURE_LINE set (default: $ETL_ALERT_CMD)")
 
 
