@@ -282,7 +282,9 @@ class _QuotingCheck:
     the bytes; an unterminated quote is left to pyarrow, which reports it.
     """
 
-    _AROUND = numpy.array([ord(","), ord("\n"), ord("\r"), ord('"')], dtype=numpy.uint8)
+    #: the bytes that may stand next to a quote: a comma, a line break, another quote
+    _AROUND = numpy.zeros(256, dtype=bool)
+    _AROUND[[ord(","), ord("\n"), ord("\r"), ord('"')]] = True
 
     def __init__(self, source: str, start: int):
         self.source = source
@@ -299,16 +301,16 @@ class _QuotingCheck:
         block = numpy.frombuffer(data, dtype=numpy.uint8)
         if self._closing_at_end:
             self._closing_at_end = False
-            if block[0] not in self._AROUND:
+            if not self._AROUND[block[0]]:
                 self._fail(self._offset - 1)
         quotes = numpy.flatnonzero(block == ord('"'))
         if len(quotes):
             odd = self._quotes % 2  # 1: the first quote of this block closes a field
             opening, closing = quotes[odd::2], quotes[1 - odd::2]
             before = numpy.where(opening > 0, block[numpy.maximum(opening - 1, 0)], self._before)
-            self._check(opening, numpy.isin(before, self._AROUND))
+            self._check(opening, self._AROUND[before])
             inside = closing[closing < len(block) - 1]
-            self._check(inside, numpy.isin(block[inside + 1], self._AROUND))
+            self._check(inside, self._AROUND[block[inside + 1]])
             self._closing_at_end = len(inside) < len(closing)
             self._quotes += len(quotes)
         self._before = int(block[-1])
