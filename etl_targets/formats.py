@@ -294,9 +294,8 @@ class _QuotingCheck:
         self._closing_at_end = False  # the last block ended with a closing quote
 
     def feed(self, data: bytes) -> None:
-        if not data:
-            if self._closing_at_end:
-                self._closing_at_end = False  # a closing quote may end the file
+        if not data:  # the end: a closing quote may end the file
+            self._closing_at_end = False
             return
         block = numpy.frombuffer(data, dtype=numpy.uint8)
         if self._closing_at_end:

@@ -8,9 +8,10 @@ appends one line to ``{log_dir}/failures.log``::
 and, when ``--alert-cmd`` or ``ETL_ALERT_CMD`` names a command, runs it
 through the shell with ``ETL_PIPELINE``, ``ETL_ENV``, ``ETL_EXIT_CODE``,
 ``ETL_DATES`` and ``ETL_FAILURE_LINE`` in its environment. The env is the
-run's ``--env`` (``default`` without one): one log folder may serve several. Neither changes the run's exit
-status: a failure log that cannot be written or an alert command that fails
-(or outlives :data:`ALERT_TIMEOUT`) is one line on stderr. A dry run records
+run's ``--env`` (``default`` without one): one log folder may serve several.
+Neither changes the run's exit status: a failure log that cannot be written
+or an alert command that fails (or outlives :data:`ALERT_TIMEOUT`) is one
+line on stderr. A dry run records
 nothing, as it writes nothing anywhere.
 
 ``bin/etl-run`` only prepares the environment and execs the CLI, so it has
