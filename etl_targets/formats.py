@@ -42,10 +42,24 @@ ROW_GROUP_ROWS = 1 << 17
 PARQUET_OPTIONS = {"compression": "snappy"}
 
 
+def parquet_options(schema: pa.Schema) -> dict:
+    """:data:`PARQUET_OPTIONS`, and which columns are dictionary-encoded.
+
+    Amounts (decimals) and instants (timestamps) are nearly all distinct:
+    pyarrow would build a dictionary for each of their pages only to give it
+    up, which costs a fifth of a big day's encoding for files no smaller.
+    Every other column (codes, names, keys, dates, counts) repeats and keeps
+    its dictionary, as pyarrow would choose.
+    """
+    repeating = [field.name for field in schema
+                 if not (pa.types.is_decimal(field.type) or pa.types.is_timestamp(field.type))]
+    return {**PARQUET_OPTIONS, "use_dictionary": repeating}
+
+
 def to_parquet_bytes(table: pa.Table) -> bytes:
     """Serialises a table as one Parquet file in memory."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    pq.write_table(table, sink, **parquet_options(table.schema))
     return sink.getvalue().to_pybytes()
 
 
@@ -61,7 +75,7 @@ def write_parquet(handle: BinaryIO, schema: pa.Schema, tables: Iterable[pa.Table
     next (pyarrow releases the GIL): producing and writing use two cores.
     """
     written = 0
-    with pq.ParquetWriter(handle, schema, **PARQUET_OPTIONS) as writer, _OneBehind() as behind:
+    with pq.ParquetWriter(handle, schema, **parquet_options(schema)) as writer, _OneBehind() as behind:
         for rows in _row_groups(schema, tables, row_group_rows):
             rows = rows.combine_chunks()  # here: the writer's thread is the busier one
             behind.submit(lambda rows=rows: writer.write_table(rows))

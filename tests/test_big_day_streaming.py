@@ -113,6 +113,24 @@ def test_an_empty_stream_is_an_empty_file_with_the_schema():
     assert sink.getvalue() == formats.to_parquet_bytes(SO.silver_schema.empty_table())
 
 
+def test_amounts_and_instants_are_stored_plain_and_the_other_columns_as_dictionaries():
+    table = silver.read_silver(SO, io.BytesIO(_day(500, seed=4, shuffle=False)), "x.csv").silver
+    for data in (formats.to_parquet_bytes(table), _streamed(table)):
+        group = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+        encodings = {group.column(i).path_in_schema: group.column(i).encodings
+                     for i in range(group.num_columns)}
+        for name in ("unit_price", "line_amount", "last_modified"):
+            assert "RLE_DICTIONARY" not in encodings[name], name
+        for name in ("so_number", "region", "currency", "order_date", "qty"):
+            assert "RLE_DICTIONARY" in encodings[name], name
+
+
+def _streamed(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    formats.write_parquet(sink, table.schema, [table], row_group_rows=64)
+    return sink.getvalue()
+
+
 def test_spilled_runs_leave_no_file_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(sorted_runs, "HELD_BYTES", 0)
     with sorted_runs.SortedRuns(["k"], scratch=str(tmp_path)) as held:
