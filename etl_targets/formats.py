@@ -174,27 +174,36 @@ def read_csv_header(handle: BinaryIO, source: str) -> List[str]:
             longer than :data:`HEADER_SCAN_LIMIT`.
     """
     start = handle.tell()
-    data, position, scanned = bytearray(), 0, 0
+    data = bytearray()
+    position = 0  # where the row being read (the header, or a blank line before it) starts
+    checked, quotes = 0, 0  # data[position:checked] is read, holding this many quotes
     while True:
-        newline = data.find(b"\n", max(position, scanned))
+        newline = data.find(b"\n", checked)
         if newline < 0:
-            scanned = len(data)
+            quotes += data.count(b'"', checked)
+            checked = len(data)
             chunk = handle.read(HEADER_CHUNK) if len(data) < HEADER_SCAN_LIMIT else b""
             if chunk:
                 data += chunk
                 if position == 0 and data.startswith(BOM):
-                    position = len(BOM)
+                    position = checked = len(BOM)
                 continue
             if len(data) >= HEADER_SCAN_LIMIT:
                 raise ContractError(source, f"has a header row longer than "
                                             f"{HEADER_SCAN_LIMIT >> 20} MiB")
-        end = len(data) if newline < 0 else newline + 1
+            end = len(data)
+        else:
+            quotes += data.count(b'"', checked, newline)
+            checked = newline + 1
+            if quotes % 2:  # a line break inside a quoted name: the row goes on
+                continue
+            end = newline + 1
         line = data[position:end]
         if line.strip():
             break
         if newline < 0:
             raise ContractError(source, "has no header row (the file is empty)")
-        position = end
+        position, quotes = end, 0
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:

@@ -17,7 +17,7 @@ Parsing decisions the contract leaves open, the project's (see
 * ``Debit`` and ``Credit``: an empty (or blank) field means 0.
 * Optional fields (names, descriptions, Expected Date): empty means null.
 * Codes: statuses match after trimming and ``str.casefold``; Warehouse is
-  trimmed and upper-cased character by character (``ß`` stays ``ß``);
+  trimmed, case-folded and upper-cased (``straße`` is ``STRASSE``);
   Currency is exactly three ASCII letters.
 * A blank line is a record with no field or one whitespace-only field; it is
   skipped and not counted. A record whose field count differs from the
@@ -75,8 +75,8 @@ def optional_text(value: str, name: str) -> Optional[str]:
 
 
 def upper_code(value: str, name: str) -> str:
-    """Upper-cases character by character: a character whose capital is two (``ß``) stays."""
-    return "".join(c.upper() if len(c.upper()) == 1 else c for c in value)
+    """Case-folded, then in capitals: ``straße`` and ``STRAẞE`` are both ``STRASSE``."""
+    return value.casefold().upper()
 
 
 def currency(value: str, name: str) -> str:
@@ -89,13 +89,13 @@ def integer(bits: int, minimum: int) -> Callable[[str, str], int]:
     """An integer rule: ``bits`` wide (32 or 64), at least ``minimum``."""
     def parse(value: str, name: str) -> int:
         digits = value.lstrip("+-").replace(",", "").lstrip("0") or "0"
-        if not _INT_RE.fullmatch(value) or len(digits) > 18:
+        if not _INT_RE.fullmatch(value) or len(digits) > 40:
             raise _Reject(f"unparseable {name}")
         number = -int(digits) if value.startswith("-") else int(digits)
+        if not -2 ** (bits - 1) <= number < 2 ** (bits - 1):
+            raise _Reject(f"{name} out of int{bits} range")
         if number < minimum:
             raise _Reject(f"{name} < {minimum}")
-        if number >= 2 ** (bits - 1):
-            raise _Reject(f"{name} out of int{bits} range")
         return number
     return parse
 

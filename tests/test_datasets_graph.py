@@ -207,6 +207,18 @@ def test_inv_duplicate_sku_and_warehouse_keeps_the_latest_snapshot(tmp_lake, tmp
     assert [(r["warehouse"], r["on_hand"]) for r in silver(tmp_lake, "inv")] == [("WH-1", 9)]
 
 
+def test_inv_warehouse_spellings_that_case_fold_alike_are_one_warehouse(tmp_lake, tmp_landing, build):
+    write(tmp_landing, "inv", D,
+          {"SKU": "A", "Warehouse": " straße ", "On Hand": "1", "Snapshot Time": "2026-03-10 06:00:00"},
+          {"SKU": "A", "Warehouse": "STRASSE", "On Hand": "2", "Snapshot Time": "2026-03-10 23:00:00"},
+          {"SKU": "B", "Warehouse": "STRA\u1e9eE", "On Hand": "4"})
+    build(GoldINV)
+    assert [(r["sku"], r["warehouse"], r["on_hand"]) for r in silver(tmp_lake, "inv")] == [
+        ("A", "STRASSE", 2), ("B", "STRASSE", 4)]
+    assert [(r["warehouse"], r["skus"]) for r in gold(tmp_lake, "inv_value_by_warehouse")] == [
+        ("STRASSE", 2)]
+
+
 # --- GL ---------------------------------------------------------------------------
 
 

@@ -294,6 +294,51 @@ def test_unit_price_beyond_decimal_18_2_is_rejected():
     assert_only_rejected_for(read(row(unit_price="10000000000000000.00")), "Unit Price")
 
 
+@pytest.mark.parametrize("text, value", [
+    ("1." + "0" * 40, Decimal("1.00")),             # zeros past the cents, however many
+    ("0" * 45 + "19.99", Decimal("19.99")),         # leading zeros count for nothing
+    ('"1,234.50' + "0" * 40 + '"', Decimal("1234.50")),
+])
+def test_unit_price_with_many_idle_zeros_is_its_value(text, value):
+    result = read(row(unit_price=text))
+    assert result.rejects.num_rows == 0
+    assert column(result, "unit_price") == [value]
+
+
+def test_unit_price_with_a_digit_after_many_zeros_is_rejected_not_rounded():
+    assert_only_rejected_for(read(row(unit_price="1." + "0" * 40 + "1")), "Unit Price")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1000000000000000000", 10 ** 18),                 # nineteen digits
+    ("9223372036854775807", 2 ** 63 - 1),              # the int64 maximum
+    ('"9,223,372,036,854,775,807"', 2 ** 63 - 1),
+    ("0000000000000000007", 7),                        # leading zeros do not count
+])
+def test_qty_takes_every_value_int64_holds(text, value):
+    result = read(row(qty=text, unit_price="0"))
+    assert result.rejects.num_rows == 0
+    assert column(result, "qty") == [value]
+
+
+@pytest.mark.parametrize("text", ["9223372036854775808", "99999999999999999999"])
+def test_qty_beyond_int64_is_rejected(text):
+    assert_only_rejected_for(read(row(qty=text)), "Qty")
+
+
+@pytest.mark.parametrize("changes, header", [
+    ({"order_date": "01/05/0000"}, "Order Date"),
+    ({"last_modified": "0000-01-01 00:00:00"}, "Last Modified"),
+])
+def test_year_zero_is_not_a_real_date(changes, header):
+    assert_only_rejected_for(read(row(**changes)), header)
+
+
+def test_year_one_is_a_real_date():
+    result = read(row(order_date="1/1/0001", last_modified="0001-01-01 00:00:00"))
+    assert column(result, "order_date") == [dt.date(1, 1, 1)]
+
+
 @pytest.mark.parametrize("text", ["Central", "W", "Westt", "Nord"])
 def test_region_not_canonical_is_rejected(text):
     assert_only_rejected_for(read(row(region=text)), "Region")
@@ -521,6 +566,17 @@ def test_extra_columns_are_dropped_and_reported():
     assert result.rejects.schema.names == SO.rejects_schema.names
     assert [e.strip() for e in result.extra_columns] == ["Warehouse", "Note"]
     assert sorted(column(result, "so_number")) == ["SO-1", "SO-2"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_quoted_header_name_may_hold_a_line_break(newline):
+    header = HEADER + ',"Buyer' + newline + 'Comment"'
+    data = landing(row() + ',"hello' + newline + 'there"', row(so_number="SO-2") + ",x",
+                   header=header, newline=newline)
+    result = read_bytes(b"\xef\xbb\xbf" + data)
+    assert [e.replace("\r", "") for e in result.extra_columns] == ["Buyer\nComment"]
+    assert column(result, "so_number") == ["SO-1", "SO-2"]
+    assert result.rejects.num_rows == 0
 
 
 def test_blank_lines_are_ignored():

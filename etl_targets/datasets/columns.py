@@ -49,7 +49,16 @@ class Text:
     per_distinct = False
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
-        return (pc.utf8_upper(text) if self.upper else text), []
+        if not self.upper:
+            return text, []
+        if pc.all(pc.string_is_ascii(text)).as_py() is not False:
+            return pc.utf8_upper(text), []
+        # A code is case-folded, then written in capitals: "straße", "STRAẞE"
+        # and "STRASSE" are one warehouse, spelled STRASSE (utf8_upper would
+        # give "STRAẞE", a spelling none of them need have used).
+        encoded = pc.dictionary_encode(text)
+        spelled = [value.casefold().upper() for value in encoded.dictionary.to_pylist()]
+        return pc.take(pa.array(spelled, pa.string()), encoded.indices), []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +86,9 @@ class Integer:
         else:
             digits = pc.utf8_ltrim(pc.replace_substring(text, ",", ""), characters="+")
             shaped = _matches(text, _INTEGER)
-        fits = pc.less_equal(pc.utf8_length(pc.utf8_ltrim(digits, characters="-")), 18)
-        ok = pc.and_(shaped, fits)
+        ok = pc.and_(shaped, _fits_int64(digits))
         wide = pc.cast(_where(ok, digits, "0"), pa.int64())
-        if self.bits < 64:  # 18 digits always fit int64
+        if self.bits < 64:
             limit = pa.scalar(2 ** (self.bits - 1), pa.int64())
             ok = pc.and_(ok, pc.and_(pc.greater_equal(wide, pc.negate(limit)), pc.less(wide, limit)))
         problems = [(pc.invert(ok), "not a whole number")]
@@ -90,6 +98,17 @@ class Integer:
             problems.append((below, rule))
         values = pc.cast(_where(ok, wide, 0), self.arrow_type)
         return values, problems
+
+
+def _fits_int64(digits: pa.Array) -> pa.Array:
+    """Whole numbers (an optional ``-``, then digits) that int64 holds; leading zeros do not count."""
+    negative = pc.fill_null(pc.starts_with(digits, "-"), False)
+    magnitude = pc.utf8_ltrim(pc.utf8_ltrim(digits, characters="-"), characters="0")
+    length = pc.utf8_length(magnitude)
+    largest = pc.if_else(negative, pa.scalar(str(2 ** 63)), pa.scalar(str(2 ** 63 - 1)))
+    # nineteen digits: the same length as the limit, so comparing the text compares the values
+    at_limit = pc.and_(pc.equal(length, 19), pc.less_equal(magnitude, largest))
+    return pc.fill_null(pc.or_(pc.less(length, 19), at_limit), False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,11 +144,28 @@ class Money:
             (pc.and_(well_formed, pc.invert(exact)), f"more than {self.scale} decimal places"),
             (pc.and_(pc.and_(well_formed, exact), pc.invert(fits)), "too large"),
         ]
-        values = pc.cast(_where(ok, plain, "0"), self.arrow_type)
+        held = _where(ok, plain, "0")
+        if pc.max(pc.utf8_length(held)).as_py() > _CASTABLE_DIGITS:  # rare: many zeros
+            held = _without_idle_zeros(held, self.scale)
+        values = pc.cast(held, self.arrow_type)
         if self.minimum is not None:
             below = pc.and_(ok, pc.less(values, pa.scalar(decimal.Decimal(self.minimum), self.arrow_type)))
             problems.append((below, f"must be >= {self.minimum}"))
         return values, problems
+
+
+#: the longest text pyarrow casts to a decimal (38 digits, a sign and a point)
+_CASTABLE_DIGITS = 38
+
+
+def _without_idle_zeros(text: pa.Array, scale: int) -> pa.Array:
+    """Well-formed decimals without leading zeros or zeros past ``scale`` places: the same values.
+
+    ``0001.5000`` is 1.5 judged by value; written with forty zeros it would
+    be too long for pyarrow's decimal cast, which would fail the whole file.
+    """
+    text = pc.replace_substring_regex(text, r"^(-?)0+(\d)", r"\1\2")
+    return pc.replace_substring_regex(text, r"(\.\d{0,%d})0*$" % scale, r"\1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +185,8 @@ class Date:
         # strptime; the written month then differs from the parsed one.
         written_month = pc.cast(pc.replace_substring(pc.utf8_slice_codeunits(safe, 0, 2), "/", ""),
                                 pa.int64())
-        ok = pc.fill_null(pc.and_(shaped, pc.equal(pc.month(stamp), written_month)), False)
+        ok = pc.fill_null(pc.and_(pc.and_(shaped, pc.equal(pc.month(stamp), written_month)),
+                                  pc.greater_equal(pc.year(stamp), 1)), False)  # no year 0
         values = pc.cast(_where(ok, stamp, 0), pa.date32())
         return values, [(pc.invert(ok), "not a real MM/DD/YYYY date")]
 
@@ -174,7 +211,8 @@ class Timestamp:
         same = pc.and_(
             pc.equal(pc.day(stamp), pc.cast(pc.utf8_slice_codeunits(safe, 8, 10), pa.int64())),
             pc.equal(pc.second(stamp), pc.cast(pc.utf8_slice_codeunits(safe, 17, 19), pa.int64())))
-        ok = pc.fill_null(pc.and_(shaped, same), False)
+        ok = pc.fill_null(pc.and_(pc.and_(shaped, same), pc.greater_equal(pc.year(stamp), 1)),
+                          False)  # the calendar has no year 0
         values = pc.cast(_where(ok, stamp, 0), self.arrow_type)
         return values, [(pc.invert(ok), "not a YYYY-MM-DD HH:MM:SS timestamp")]
 
