@@ -464,6 +464,21 @@ def test_input_builds_a_date_that_has_no_landing_file(tmp_path):
     assert bronze["sha256"] == sha256(drop)
 
 
+def test_a_bad_input_file_is_named_by_its_own_name_in_the_error_and_the_records(tmp_path):
+    ws = Workspace(tmp_path)
+    drop = tmp_path / "drop" / "fixed-by-hand.csv"
+    drop.parent.mkdir()
+    drop_column(SAMPLE_SO / landing_name(JAN_1), drop, "Last Modified")
+    run = ws.run("so", "--date", "2026-01-01", "--input", str(drop))
+    assert run.code == 5, str(run)
+    line = only_line("\n".join(error_lines(run)))
+    assert "fixed-by-hand.csv" in line and "Last Modified" in line, line
+    assert landing_name(JAN_1) not in line
+    bronze = json.loads((ws.lake / "bronze" / "so" / partition(JAN_1) / "_manifest.json").read_text())
+    assert (bronze["source_name"], bronze["source_path"]) == ("fixed-by-hand.csv", str(drop))
+    assert "fixed-by-hand.csv" in (ws.logs / "failures.log").read_text()
+
+
 def test_input_that_does_not_exist_exits_4_naming_it(tmp_path):
     ws = Workspace(tmp_path)
     ghost = tmp_path / "drop" / "nowhere.csv"

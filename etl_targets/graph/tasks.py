@@ -116,6 +116,16 @@ class DatedTask(luigi.Task):
         """The landing area, resolved once per build."""
         return context.current().area(self.landing_root)
 
+    def source_name(self) -> str:
+        """The file's name in errors, rejects and the bronze manifest.
+
+        The landing name of the date, or the ``--input`` file's own name: an
+        operator who gave ``--input /tmp/fixed.csv`` looks for ``fixed.csv``.
+        """
+        if self.source:
+            return storage.redact(self.source).rstrip("/").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        return self.dataset.landing_name(self.date)
+
     def lake_target(self, target_class, path: str, prefix: str):
         """A target in the lake whose existence one listing of ``prefix`` answers."""
         lake = self.lake
@@ -191,7 +201,7 @@ class BronzeTask(DatedTask):
 
     def run(self) -> None:
         source, outputs = self.input(), self.output()
-        name = self.dataset.landing_name(self.date)
+        name = self.source_name()
         storage.check_inside(source.area.fs, source.path, source.area.path)  # no link out of landing
         found = context.current().info(source.area, source.path, source.listing_prefix)
         sha256, size, rows = self._land(source, outputs["file"], name, fileinfo.size(found))
@@ -284,7 +294,7 @@ class SilverTask(DatedTask):
                                      ("silver", self.dataset.folder))}
 
     def run(self) -> None:
-        name = self.dataset.landing_name(self.date)
+        name = self.source_name()
         landed = self.input()["file"]
         size = context.current().known_size(landed.area, landed.path, landed.listing_prefix)
         outputs = self.output()
