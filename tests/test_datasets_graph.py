@@ -26,6 +26,8 @@ from luigi.execution_summary import LuigiStatusCode
 
 from etl_targets import GoldGL, GoldINV, GoldInvCover, GoldPO, SilverGL, SilverINV, SilverSO
 from etl_targets.cli import main
+from etl_targets.datasets.cover import inv_days_of_cover
+from etl_targets.errors import ContractError
 
 from support.lakes import roots
 
@@ -365,6 +367,32 @@ def test_cover_builds_only_what_is_missing_of_both_datasets(tmp_lake, tmp_landin
     assert done.ran_names() == sorted(
         ["GoldInvCover(2026-03-10)"] + [f"BronzeSO({d})" for d in WEEK if d != WEEK[2]]
         + [f"SilverSO({d})" for d in WEEK if d != WEEK[2]])
+
+
+@pytest.mark.parametrize("on_hand, too_large", [
+    ("100000000000000000", "days_of_cover of sku A is 700000000000000000.00"),  # beyond decimal(18, 2)
+    ("9223372036854775807", "on_hand of sku A is 18446744073709551614"),      # summed beyond int64
+])
+def test_cover_too_large_for_its_column_fails_naming_date_and_sku(tmp_lake, tmp_landing, build,
+                                                                   on_hand, too_large):
+    free = {"SKU": "A", "On Hand": on_hand, "Unit Cost": "0"}  # stock_value 0 fits
+    write(tmp_landing, "inv", D, free, dict(free, Warehouse="WH-2"))
+    land_week(tmp_landing, {D: [{"SKU": "A", "Qty": "2"}]})
+    with pytest.raises(ContractError) as caught:
+        inv_days_of_cover(pq.read_table(_silver_after(build, tmp_lake, SilverINV)),
+                          pq.read_table(_silver_after(build, tmp_lake, SilverSO)), day=D)
+    message = str(caught.value)
+    assert message.startswith(f"gold inv_days_of_cover for {D}: ") and too_large in message
+    assert "\n" not in message
+    done = build(GoldInvCover, succeed=False)
+    assert done.status != LuigiStatusCode.SUCCESS
+    assert not (tmp_lake / "gold" / "inv_days_of_cover").exists()
+
+
+def _silver_after(build, lake: Path, task) -> Path:
+    build(task)
+    folder = task.dataset.folder
+    return lake / "silver" / folder / f"date={D.isoformat()}" / "data.parquet"
 
 
 def test_cover_with_a_missing_so_day_fails_naming_that_landing_file(tmp_lake, tmp_landing, build):
