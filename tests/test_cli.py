@@ -479,6 +479,22 @@ def test_a_bad_input_file_is_named_by_its_own_name_in_the_error_and_the_records(
     assert "fixed-by-hand.csv" in (ws.logs / "failures.log").read_text()
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_unknown_column_dropped_is_a_warning_on_the_console(tmp_path, log_format):
+    ws = Workspace(tmp_path)
+    ws.land(JAN_1)  # the sample files carry a Warehouse column the contract does not know
+    run = ws.run("so", "--date", "2026-01-01", "--log-format", log_format)
+    assert run.code == 0, str(run)
+    if log_format == "text":
+        warning = [line for line in run.stdout.splitlines() if "warning:" in line]
+        assert len(warning) == 1 and "dropping unknown column(s) Warehouse" in warning[0], run.stdout
+    else:
+        events = [json.loads(line) for line in run.stdout.splitlines()]
+        warning = [e for e in events if e["event"] == "warning"]
+        assert [(e["status"], e["run_id"]) for e in warning] == [("warning", events[0]["run_id"])]
+        assert "dropping unknown column(s) Warehouse" in warning[0]["warning"]
+
+
 def test_input_that_does_not_exist_exits_4_naming_it(tmp_path):
     ws = Workspace(tmp_path)
     ghost = tmp_path / "drop" / "nowhere.csv"

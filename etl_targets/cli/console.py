@@ -10,20 +10,23 @@ with one schema for every event:
 * ``ts``: ISO 8601 UTC time of the event;
 * ``run_id``, ``dataset``;
 * ``event``: ``start``, ``bronze``, ``silver``, ``gold:<table>``,
-  ``earlier_dates``, ``dates_built``, ``anomaly``, ``build``, ``config``, ``manifest``,
-  ``end`` (and the name of a failed task family);
-* ``status``: one of :data:`STATUSES` (``warning``: a volume anomaly);
+  ``earlier_dates``, ``dates_built``, ``anomaly``, ``warning``, ``build``, ``config``,
+  ``manifest``, ``end`` (and the name of a failed task family);
+* ``status``: one of :data:`STATUSES` (``warning``: a volume anomaly, or a
+  warning about the data such as an unknown column dropped);
 * ``date`` (ISO) for one date, or ``start`` and ``end`` for a range;
 * counts (``rows``, ``rejects``, ``duplicates``, ``dates``, ``duration_ms``,
   ``exit_code``) as integers or null, ``counts`` as a name -> integer map;
   ``error`` with the one-line error on ``failed`` events.
 """
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import sys
 import time
-from typing import Dict, Optional, TextIO
+from typing import Dict, Iterator, Optional, TextIO
 
 #: the fixed vocabulary of ``status`` in JSON events
 STATUSES = ("started", "done", "would_build", "already_complete", "warning", "failed",
@@ -70,6 +73,22 @@ class Console:
             stream = sys.stderr if status == "failed" and self.out is sys.stdout else self.out
             print(text, file=stream, flush=True)
 
+    @contextlib.contextmanager
+    def data_warnings(self) -> Iterator[None]:
+        """Warnings about the data (``etl_targets.datasets``) printed as well as logged.
+
+        The contract promises a warning when a landing file's unknown columns
+        are dropped; the log file alone would hide it from whoever reads the
+        console. One line each (``warning`` events in JSON).
+        """
+        handler = _DataWarnings(self)
+        source = logging.getLogger("etl_targets.datasets")
+        source.addHandler(handler)
+        try:
+            yield
+        finally:
+            source.removeHandler(handler)
+
     def banner(self, title: str, lines: Dict[str, str]) -> None:
         if self.fmt == "json":
             self.event("start", "started", "", **lines)
@@ -79,6 +98,16 @@ class Console:
         for key, value in lines.items():
             print(f"   {key.ljust(width)}  {value}", file=self.out)
         self.out.flush()
+
+
+class _DataWarnings(logging.Handler):
+    def __init__(self, console: Console):
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split())
+        self.console.event("warning", "warning", f"   warning: {text}", warning=text)
 
 
 class Progress:

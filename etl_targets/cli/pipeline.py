@@ -94,7 +94,7 @@ def run_pipeline(args, datasets) -> int:
     }
     log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, dates[-1],
                                                   settings.env)
-    with run_log(log_file, run_id) as log_error:
+    with run_log(log_file, run_id) as log_error, console.data_warnings():
         _banner(console, dataset, record, args)
         log.info("run %s started: %s", run_id, record)
         try:

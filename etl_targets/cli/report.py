@@ -119,8 +119,10 @@ def _one_date_line(console, count: StageCount, dry_run: bool) -> None:
     if count.duplicates is not None:
         extra += f", {count.duplicates} duplicates dropped"
     source = f"   from {count.source}" if count.source else ""
+    rows = (f"{count.rows} {label}" if count.rows is not None else
+            f"{'to land' if dry_run else 'landed'} (records not counted: not well-formed CSV)")
     console.event(count.step, "would_build" if dry_run else "done",
-                  f"   {count.step:<22} {count.date:<10}  {count.rows} {label}{extra}  "
+                  f"   {count.step:<22} {count.date:<10}  {rows}{extra}  "
                   f"-> {count.location}{source}",
                   duration_ms=count.duration_ms, rows=count.rows, rejects=count.rejects,
                   duplicates=count.duplicates, dates=1, location=count.location,
@@ -138,7 +140,8 @@ def _earlier_dates_line(console, earlier: List[StageCount], dry_run: bool) -> No
                      for step, group in _by_step(earlier).items())
     verb = "would also build" if dry_run else "also built"
     console.event("earlier_dates", "would_build" if dry_run else "done",
-                  f"   {verb} {number} earlier date(s) that month-to-date needs ({days}): {sums}",
+                  f"   {verb} {number} earlier date(s) that the date's tables read ({days}): "
+                  f"{sums}",
                   dates=number, dates_built=days)
 
 
