@@ -156,8 +156,10 @@ class HttpSourceSettings:
 
     Attributes:
         url: the API's base URL, without a trailing ``/``.
-        token: the bearer token ("" when its variable is not set); never in
-            ``repr``, never written anywhere.
+        token: the bearer token, surrounding whitespace stripped ("" when its
+            variable is not set); never in ``repr``, never written anywhere.
+            Only visible ASCII can be sent: any other character is refused
+            before a request (:func:`token_problem`).
         token_variable: the environment variable it came from (named in messages).
         connect_timeout, read_timeout: seconds one request may wait to connect
             and between bytes of the answer.
@@ -182,6 +184,39 @@ class HttpSourceSettings:
     circuit_failures: int = 5
 
 
+def token_problem(token: str) -> Optional[str]:
+    r"""Why ``token`` cannot be sent as ``Authorization: Bearer <token>``, or None.
+
+    A token may hold only visible ASCII, ``!`` to ``~`` (RFC 9110's VCHAR,
+    which RFC 6750's token characters are a part of): a space, a tab, a line
+    break, another control character or anything beyond ASCII (which requests
+    would send as Latin-1 bytes, or refuse with an error quoting the header) is
+    refused. The answer names the first such character's kind and its
+    position (from 1, in the token as stripped), never the token.
+
+    >>> token_problem("abc-123_~+/=")
+    >>> token_problem("sekret\nhalf")
+    'contains a line break at position 7'
+    >>> token_problem("caf\u00e9")
+    'contains a character that is not printable ASCII at position 4'
+    """
+    for position, char in enumerate(token, 1):
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char == " ":
+            kind = "a space"
+        elif char == "\t":
+            kind = "a tab"
+        elif char < " " or char == "\x7f":
+            kind = "a control character"
+        else:
+            kind = "a character that is not printable ASCII"
+        return f"contains {kind} at position {position}"
+    return None
+
+
 #: the knobs of an HTTP source's ``[<section>]`` and their smallest allowed value
 HTTP_SOURCE_LIMITS = {"connect_timeout": 0.001, "read_timeout": 0.001, "max_attempts": 1,
                       "backoff_initial": 0.0, "backoff_max": 0.0, "retry_after_max": 0.0,
@@ -193,10 +228,11 @@ def http_source(url_key: str, token_variable: str, section: str,
     """Resolves one HTTP source: its URL, its token, and ``[<section>]``'s limits.
 
     The URL is ``[etl_targets] <url_key>``; ``ETL_<URL_KEY>`` wins. The token
-    only ever comes from the environment; an absent one is refused when a
-    request is about to be made (``status`` never asks the API, so it does
-    not need it). One source per installation:
-    ``--env`` sections do not change it (export ``ETL_<URL_KEY>`` per run instead).
+    only ever comes from the environment; an absent one, or one that cannot
+    be sent as a header value, is refused when a request is about to be made
+    (``status`` never asks the API, so it does not need it). One source per
+    installation: ``--env`` sections do not change it (export
+    ``ETL_<URL_KEY>`` per run instead).
 
     Args:
         url_key: e.g. ``fx_api_url`` (its variable: ``ETL_FX_API_URL``).

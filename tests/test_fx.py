@@ -23,9 +23,10 @@ import luigi.configuration
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from etl_targets.cli import main
-from etl_targets.config import http_source
+from etl_targets.config import http_source, token_problem
 from etl_targets.datasets import DATASETS, clashes
 from etl_targets.datasets.base import Dataset, DeclarationError, HttpSource
 from etl_targets.datasets.gold_tables import MONTH_TO_DATE, GoldFunction, Input
@@ -36,7 +37,7 @@ from etl_targets.graph.http_tasks import HttpBronzeTask, HttpLandingTask, PagesS
 from etl_targets.graph.registry import make_tasks
 from etl_targets.lake.http_source import retry_after
 
-from support.cli import explain, luigi_argv, run_command
+from support.cli import etl_argv, explain, luigi_argv, run_command
 from support.env import cli_environment
 from support.lakes import run_records
 from support.rates_server import SAMPLE_RATES, TEST_TOKEN
@@ -304,6 +305,25 @@ def test_a_missing_url_or_a_bad_limit_is_a_config_error(sections, message):
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize("token,problem", [
+    ("ab\ncd", "contains a line break at position 3"),
+    ("ab\r\ncd", "contains a line break at position 3"),
+    ("abc\td", "contains a tab at position 4"),
+    ("ab cd", "contains a space at position 3"),
+    ("a\x00bc", "contains a control character at position 2"),
+    ("abc\x7f", "contains a control character at position 4"),
+    ("caf\u00e9", "contains a character that is not printable ASCII at position 4"),
+    ("tok\u20acn", "contains a character that is not printable ASCII at position 4"),
+    ("ab\u2028cd", "contains a character that is not printable ASCII at position 3"),
+], ids=["LF", "CRLF", "tab", "space", "NUL", "DEL", "Latin-1", "euro", "line separator"])
+def test_a_token_is_refused_for_its_first_character_a_header_cannot_carry(token, problem):
+    assert token_problem(token) == problem
+
+
+def test_every_visible_ascii_character_may_be_in_a_token():
+    assert token_problem("".join(chr(code) for code in range(0x21, 0x7F))) is None
+
+
 @pytest.mark.parametrize("header,seconds", [("3", 3.0), ("0.25", 0.25), (None, None),
                                             ("soon", None), ("-1", None)])
 def test_retry_after_is_read_as_seconds(header, seconds):
@@ -466,6 +486,108 @@ def test_a_refused_token_fails_at_once_and_is_never_shown(api, tmp_lake, tmp_pat
     assert "HTTP 401 (the token was refused: check ETL_FX_TOKEN)" in line
     assert len(api.requests) == 1 and not api.requests[0].authorized
     assert_no_token(tmp_path, line, token="wrong-token-d41d8cd98f")
+
+
+def fx_command(tmp_path: Path, api, **env) -> tuple:
+    """``etl-targets fx --date D`` in a subprocess, as cron runs it, with an alert command.
+
+    Returns:
+        (exit status, stdout + stderr, the alert's ``ETL_FAILURE_LINE`` or None).
+    """
+    alert = tmp_path / "alert.txt"
+    environment = cli_environment(
+        tmp_path / "lake", tmp_path / "landing", tmp_path / "logs",
+        **{"ETL_FX_API_URL": api.url, "ETL_FX_TOKEN": TEST_TOKEN,
+           "ETL_ALERT_CMD": f'printf "%s\\n" "$ETL_FAILURE_LINE" > {alert}', **env})
+    done = run_command(etl_argv("fx", "--date", ISO), cwd=tmp_path, env=environment)
+    return done.returncode, done.stdout + done.stderr, \
+        alert.read_text().strip() if alert.exists() else None
+
+
+def assert_failed_date_names(tmp_path: Path, text: str) -> None:
+    """The date's failure marker, the run record and failures.log all carry the error."""
+    lake = tmp_path / "lake"
+    marker = lake / "_ops" / "failures" / "fx" / f"date={ISO}" / "BronzeFX.json"
+    assert text in json.loads(marker.read_text())["error"]
+    [record] = run_records(lake, "fx")
+    assert text in record["error"]
+    assert text in (tmp_path / "logs" / "failures.log").read_text()
+
+
+UNSENDABLE_TOKENS = {
+    "a line break": ("sekret-TOKEN-4242xyz\nsecondhalf99",
+                     "ETL_FX_TOKEN contains a line break at position 21"),
+    "a carriage return": ("sekret-TOKEN-4242xyz\r\nsecondhalf99",
+                          "ETL_FX_TOKEN contains a line break at position 21"),
+    "a tab": ("sekret-TOKEN-4242xyz\tsecondhalf99", "ETL_FX_TOKEN contains a tab at position 21"),
+    "a character beyond Latin-1": ("sekret-TOKEN-4242\u20acsecondhalf99",
+                                   "ETL_FX_TOKEN contains a character that is not printable "
+                                   "ASCII at position 18"),
+    "a Latin-1 letter": ("sekret-TOKEN-4242\u00e9secondhalf99",
+                         "ETL_FX_TOKEN contains a character that is not printable ASCII at "
+                         "position 18"),
+}
+
+
+@pytest.mark.parametrize("token,problem", UNSENDABLE_TOKENS.values(),
+                         ids=UNSENDABLE_TOKENS.keys())
+def test_a_token_that_cannot_be_a_header_is_refused_before_any_request_and_never_shown(
+        api, tmp_path, token, problem):
+    code, output, alert = fx_command(tmp_path, api, ETL_FX_TOKEN=token)
+    # A setting only the FX tables need fails their dates, as a missing one does
+    # (README "FX rates"): `all` still builds every other table.
+    assert code == 5, output
+    [line] = [line for line in output.splitlines() if line.startswith("error:")]
+    assert line == (f"error: {problem}: a bearer token may hold only visible ASCII characters "
+                    f"(no spaces, tabs, line breaks or other control characters); nothing was "
+                    f"sent to the fx API")
+    assert api.requests == []
+    assert_failed_date_names(tmp_path, problem)
+    assert alert is not None and problem in alert
+    assert fx_outputs(tmp_path / "lake") == NOTHING
+    for part in ("sekret-TOKEN-4242", "secondhalf99"):  # each side of the bad character
+        assert_no_token(tmp_path, output, token=part)
+
+
+@pytest.mark.parametrize("unset,line", [
+    ("ETL_FX_TOKEN", "error: ETL_FX_TOKEN is not set: the fx API needs its bearer token in the "
+                     "environment"),
+    ("ETL_FX_API_URL", "error: fx_api_url is not configured: set it in luigi.cfg [etl_targets] "
+                       "or export ETL_FX_API_URL"),
+], ids=["no token", "no URL"])
+def test_a_missing_fx_setting_fails_the_date_in_one_line_naming_it(api, tmp_path, unset, line):
+    code, output, alert = fx_command(tmp_path, api, **{unset: None})
+    assert code == 5, output  # as above: a failure of the FX dates, not of the whole run
+    assert [found for found in output.splitlines() if found.startswith("error:")] == [line]
+    assert api.requests == []
+    assert_failed_date_names(tmp_path, line[len("error: "):])
+    assert_no_token(tmp_path, output)
+
+
+def test_whitespace_around_the_token_is_stripped_not_refused(api, tmp_lake, monkeypatch):
+    monkeypatch.setenv("ETL_FX_TOKEN", f"  {TEST_TOKEN}\r\n")
+    assert main(["fx", "--date", ISO]) == 0
+    assert api.requests and all(request.authorized for request in api.requests)
+
+
+def test_an_error_a_request_raises_names_the_page_and_never_the_token(
+        api, tmp_lake, tmp_path, monkeypatch, capsys):
+    def send(adapter, request, **kwargs):  # as requests words a header it refuses
+        raise requests.exceptions.InvalidHeader(
+            f"Invalid header value: {request.headers['Authorization']!r}")
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    assert main(["fx", "--date", ISO]) == 5
+    output = capsys.readouterr()
+    [line] = [line for line in (output.out + output.err).splitlines()
+              if line.startswith("error:")]
+    assert line == (f"error: {api.url}/rates?date={ISO}&page=1: request failed (InvalidHeader: "
+                    f"Invalid header value: 'Bearer REDACTED'); not retried")
+    marker = tmp_lake / "_ops" / "failures" / "fx" / f"date={ISO}" / "BronzeFX.json"
+    assert "request failed (InvalidHeader" in json.loads(marker.read_text())["error"]
+    log_file = tmp_path / "logs" / "fx" / f"fx-{ISO}.log"
+    assert "Bearer REDACTED" in log_file.read_text()  # the traceback, scrubbed
+    assert_no_token(tmp_path, output.out, output.err)
 
 
 def test_input_is_refused_for_a_dataset_landing_from_its_api(capsys):

@@ -23,7 +23,12 @@ it keeps the breaker and each date's first page, so the cheap existence
 check (page 1) and the landing that follows it make one request for it, not
 two. The token is sent, never shown: messages carry the URL without
 credentials, and :class:`~etl_targets.config.HttpSourceSettings` keeps it
-out of its ``repr``.
+out of its ``repr``. A token that could not be sent as a header value
+(:func:`~etl_targets.config.token_problem`) is refused before any request,
+as a configuration error naming its variable and the offending character's
+kind and position, never the token; and whatever a request raises becomes a
+:class:`~etl_targets.errors.SourceUnavailable` naming the page, with the
+token scrubbed out of its text (:meth:`PagedClient._scrub`).
 
 Bronze keeps the bodies byte for byte, one per line (:func:`join_pages`);
 each page's byte count in the manifest is what splits them again
@@ -42,13 +47,14 @@ import json
 import logging
 import os
 import time
+import traceback
 import weakref
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import requests
 import tenacity
 
-from etl_targets.config import HttpSourceSettings
+from etl_targets.config import HttpSourceSettings, token_problem
 from etl_targets.errors import CircuitOpen, ConfigError, ContractError, SourceUnavailable
 from etl_targets.lake.storage import redact
 
@@ -61,6 +67,8 @@ MAX_PAGES = 1000
 #: statuses that mean "try again later"
 TRANSIENT_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 NOT_PUBLISHED = 404
+#: what stands in for the token wherever a foreign error's text held it
+SCRUBBED = "REDACTED"
 
 
 class Page(NamedTuple):
@@ -207,13 +215,11 @@ class PagedClient:
         """Page ``number`` of ``day`` (None for a 404), with retries and the breaker.
 
         Raises:
-            ConfigError: no token to send.
+            ConfigError: no token to send, or one that cannot be sent (nothing is asked).
         """
         url = self.page_url(day, number)
         settings = self.settings
-        if not settings.token:
-            raise ConfigError(f"{settings.token_variable or 'the token variable'} is not set: "
-                              f"the {self.name} API needs its bearer token in the environment")
+        self._check_token()
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(settings.max_attempts),
             wait=self._wait, retry=tenacity.retry_if_exception_type(_Transient),
@@ -224,7 +230,26 @@ class PagedClient:
             raise SourceUnavailable(f"{url} failed {settings.max_attempts} times "
                                     f"(last: {exc.reason}); giving up") from None
 
+    def _check_token(self) -> None:
+        """Refuses a token that is absent or could not be sent, naming its variable, never it."""
+        variable = self.settings.token_variable or "the token variable"
+        if not self.settings.token:
+            raise ConfigError(f"{variable} is not set: "
+                              f"the {self.name} API needs its bearer token in the environment")
+        problem = token_problem(self.settings.token)
+        if problem is not None:
+            raise ConfigError(f"{variable} {problem}: a bearer token may hold only visible "
+                              f"ASCII characters (no spaces, tabs, line breaks or other control "
+                              f"characters); nothing was sent to the {self.name} API")
+
     def _attempt(self, day: dt.date, number: int, url: str, retrying) -> Optional[Page]:
+        """One request: the page, None for a 404, or the failure as one of our errors.
+
+        The one place where what requests (or anything below it) raises becomes
+        ours: a transient failure to retry, or :class:`SourceUnavailable` naming
+        the page. Every foreign text is scrubbed of the token first, and the
+        foreign exception is not chained (its text could hold the token).
+        """
         self.breaker.check()
         try:
             answer = self.session.get(
@@ -239,7 +264,9 @@ class PagedClient:
         except requests.Timeout:
             return self._failed(url, f"no answer within {self.settings.read_timeout:g}s")
         except requests.ConnectionError as exc:
-            return self._failed(url, f"connection failed ({_cause(exc)})")
+            return self._failed(url, f"connection failed ({_cause(exc, self._scrub)})")
+        except Exception as exc:  # noqa: BLE001 - any other error, requests' or not, is scrubbed
+            raise self._foreign(url, exc) from None
         if answer.status_code in TRANSIENT_STATUSES:
             return self._failed(url, f"HTTP {answer.status_code}",
                                 retry_after(answer.headers.get("Retry-After")))
@@ -250,6 +277,32 @@ class PagedClient:
             return None
         attempts = retrying.statistics.get("attempt_number", 1)
         return Page(number, url, body, _now(), attempts)
+
+    def _foreign(self, url: str, exc: Exception) -> SourceUnavailable:
+        """The page's error for what a request raised: one line, the token scrubbed out.
+
+        The traceback, scrubbed the same way, goes to the log: it is not
+        chained, as its text is what could hold the token.
+        """
+        log.warning("%s API: %s failed:\n%s", self.name, url, self._scrub("".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__))).rstrip())
+        text = " ".join(self._scrub(str(exc)).split())[:300]
+        return SourceUnavailable(f"{url}: request failed ({type(exc).__name__}"
+                                 f"{': ' + text if text else ''}); not retried")
+
+    def _scrub(self, text: str) -> str:
+        r"""``text`` without the token, as it is or escaped as ``repr`` and ``ascii`` show it.
+
+        >>> settings = HttpSourceSettings(url="https://x", token="ab\ncd")
+        >>> PagedClient(settings, "rates", "fx")._scrub("header value: 'Bearer ab\\ncd'")
+        "header value: 'Bearer REDACTED'"
+        """
+        token = self.settings.token
+        for spelling in sorted({token, repr(token)[1:-1], ascii(token)[1:-1]}, key=len,
+                               reverse=True):
+            if spelling:
+                text = text.replace(spelling, SCRUBBED)
+        return redact(text)
 
     def _refusal(self, answer: requests.Response) -> str:
         if answer.status_code in (401, 403):
@@ -385,9 +438,14 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _cause(exc: BaseException) -> str:
-    """The innermost reason of a connection error (``[Errno 111] Connection refused``)."""
+def _cause(exc: BaseException, scrub: Callable[[str], str] = redact) -> str:
+    """The innermost reason of a connection error (``[Errno 111] Connection refused``).
+
+    Args:
+        exc: the error requests raised.
+        scrub: takes secrets out of its text, before any of it is cut away
+            (a secret cut in half would no longer be recognised).
+    """
     while (exc.__cause__ or exc.__context__) is not None:
         exc = exc.__cause__ or exc.__context__
-    text = str(exc).rsplit(": ", 1)[-1].strip(" '()") or type(exc).__name__
-    return redact(text)[:200]
+    return (scrub(str(exc)).rsplit(": ", 1)[-1].strip(" '()") or type(exc).__name__)[:200]
