@@ -9,6 +9,11 @@ equals an independent computation on the new data. An ``--input`` whose
 bytes differ from the date's bronze refreshes that date; the same bytes
 are "already complete", and the run record never claims an input it did
 not use.
+
+Refreshing one date is make-like: it refreshes every out-of-date output that
+date's tables are built from, so a corrected re-drop of an earlier day of the
+month is landed again and the month-to-date table of the asked date is
+rebuilt from it, and ``status`` then reports the month up to date.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from support.lakes import data_files, partition, run_records
 
 DAYS = [dt.date(2026, 1, d) for d in range(1, 11)]
 CHANGED = dt.date(2026, 1, 6)
+ASKED, EARLIER = dt.date(2026, 1, 5), dt.date(2026, 1, 4)  # one date, an earlier day of its month
 
 
 def run(root: Path, *args: str) -> Run:
@@ -48,24 +54,41 @@ def built_month(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def refreshed(built_month, tmp_path_factory):
-    root = tmp_path_factory.mktemp("refreshed")
+def correct_then_refresh(built_month: Path, root: Path, changed: dt.date, *dates: str):
+    """A copy of the built month, ``changed`` re-dropped corrected, then ``so <dates> --refresh``.
+
+    Returns:
+        the root, the lake's files before and after, and the refresh run.
+    """
     shutil.copytree(built_month, root, dirs_exist_ok=True, copy_function=shutil.copy2)
     before = data_files(root / "lake")
-    correct(root / "landing" / "so" / landing_name(CHANGED))
-    done = run(root, "so", "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
-               "--refresh")
+    correct(root / "landing" / "so" / landing_name(changed))
+    done = run(root, "so", *dates, "--refresh")
     assert done.code == 0, str(done)
     return root, before, data_files(root / "lake"), done
 
 
-def expected_rebuilt() -> set:
-    day = partition(CHANGED)
-    own = {f"bronze/so/{day}/{landing_name(CHANGED)}", f"bronze/so/{day}/_manifest.json",
+@pytest.fixture(scope="module")
+def refreshed(built_month, tmp_path_factory):
+    return correct_then_refresh(built_month, tmp_path_factory.mktemp("refreshed"), CHANGED,
+                                "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat())
+
+
+@pytest.fixture(scope="module")
+def refreshed_one_date(built_month, tmp_path_factory):
+    """The built month, the 4th re-dropped corrected, then ``so --date 2026-01-05 --refresh``."""
+    return correct_then_refresh(built_month, tmp_path_factory.mktemp("refreshed-one-date"),
+                                EARLIER, "--date", ASKED.isoformat())
+
+
+def expected_rebuilt(changed: dt.date = CHANGED) -> set:
+    """The changed date's own files, and the month-to-date gold of it and every later date."""
+    day = partition(changed)
+    own = {f"bronze/so/{day}/{landing_name(changed)}", f"bronze/so/{day}/_manifest.json",
            f"silver/so/{day}/data.parquet", f"silver/so_rejects/{day}/data.parquet",
            f"gold/so_daily_sales/{day}/data.parquet"}
-    return own | {f"gold/so_mtd_by_region/{partition(d)}/data.parquet" for d in DAYS if d >= CHANGED}
+    later = {f"gold/so_mtd_by_region/{partition(d)}/data.parquet" for d in DAYS if d >= changed}
+    return own | later
 
 
 def test_refresh_rebuilds_exactly_the_changed_date_and_later_month_to_date(refreshed):
@@ -152,3 +175,39 @@ def test_an_input_with_the_same_bytes_is_already_complete_and_not_claimed(built_
     manifest = json.loads((tmp_path / "lake" / "_ops" / "manifests" / "so" /
                            f"so-{CHANGED.isoformat()}.json").read_text())
     assert str(same) not in json.dumps({k: v for k, v in manifest.items() if k != "last_attempt"})
+
+
+def test_refresh_of_one_date_relands_the_corrected_earlier_day_its_month_to_date_reads(
+        refreshed_one_date):
+    _, before, after, _ = refreshed_one_date
+    changed = {path for path in before if after.get(path) != before[path]}
+    assert changed == expected_rebuilt(EARLIER)
+
+
+def test_refreshed_month_to_date_of_the_asked_date_matches_the_corrected_earlier_day(
+        refreshed_one_date):
+    root = refreshed_one_date[0]
+    silver = {day: parse_landing((root / "landing" / "so" / landing_name(day)).read_bytes(),
+                                 landing_name(day))[0] for day in DAYS if day <= ASKED}
+    mtd = pq.read_table(root / "lake" / "gold" / "so_mtd_by_region" / partition(ASKED)
+                        / "data.parquet").to_pylist()
+    assert mtd == mtd_by_region(silver)
+
+
+def test_after_refreshing_one_date_status_reports_it_and_its_month_up_to_date(
+        refreshed_one_date):
+    root = refreshed_one_date[0]
+    asked = run(root, "status", "so", "--date", ASKED.isoformat())
+    assert asked.code == 0, str(asked)
+    month = run(root, "status", "so", "--start", DAYS[0].isoformat(),
+                "--end", DAYS[-1].isoformat())
+    assert month.code == 0, str(month)
+
+
+def test_refresh_of_one_date_names_the_earlier_day_it_refreshed_and_why(refreshed_one_date):
+    done = refreshed_one_date[3]
+    assert f"refreshing {EARLIER.isoformat()} from bronze: the landing file changed" in done.stdout
+    assert f"upstream of gold:so_mtd_by_region of {ASKED.isoformat()}" in done.stdout
+    record = run_records(refreshed_one_date[0] / "lake")[-1]
+    assert [(r["date"], r["stage"], r["upstream_of"]) for r in record["refreshed"]] == [
+        (EARLIER.isoformat(), "bronze", [ASKED.isoformat()])]
