@@ -163,6 +163,8 @@ class HttpSourceSettings:
         token_variable: the environment variable it came from (named in messages).
         connect_timeout, read_timeout: seconds one request may wait to connect
             and between bytes of the answer.
+        answer_timeout: seconds one answer may take in all, however steadily
+            its bytes come.
         max_attempts: requests per page before giving up (1: no retries).
         backoff_initial, backoff_max: the exponential backoff's first and
             largest wait in seconds (each wait is drawn at random below it).
@@ -177,6 +179,7 @@ class HttpSourceSettings:
     token_variable: str = ""
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    answer_timeout: float = 120.0
     max_attempts: int = 5
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
@@ -218,9 +221,9 @@ def token_problem(token: str) -> Optional[str]:
 
 
 #: the knobs of an HTTP source's ``[<section>]`` and their smallest allowed value
-HTTP_SOURCE_LIMITS = {"connect_timeout": 0.001, "read_timeout": 0.001, "max_attempts": 1,
-                      "backoff_initial": 0.0, "backoff_max": 0.0, "retry_after_max": 0.0,
-                      "circuit_failures": 1}
+HTTP_SOURCE_LIMITS = {"connect_timeout": 0.001, "read_timeout": 0.001, "answer_timeout": 0.001,
+                      "max_attempts": 1, "backoff_initial": 0.0, "backoff_max": 0.0,
+                      "retry_after_max": 0.0, "circuit_failures": 1}
 
 
 def http_source(url_key: str, token_variable: str, section: str,

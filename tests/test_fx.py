@@ -44,7 +44,7 @@ from support.rates_server import SAMPLE_RATES, TEST_TOKEN
 
 D = dt.date(2026, 1, 27)
 ISO = D.isoformat()
-FAST = {"connect_timeout": "0.5", "read_timeout": "0.3", "max_attempts": "4",
+FAST = {"connect_timeout": "0.5", "read_timeout": "0.3", "answer_timeout": "1", "max_attempts": "4",
         "backoff_initial": "0.01", "backoff_max": "0.02", "retry_after_max": "5",
         "circuit_failures": "4"}
 
@@ -175,6 +175,11 @@ BREACHES = [
     ("a lower-case code", [page(rates=[("eur", "0.9")])], "currency 'eur' is not three"),
     ("USD other than 1", [page(rates=[("USD", "0.9")])], "rate of USD is 0.9, but the base is USD"),
     ("a broken next_page", [page(next_page="2")], 'next_page "2" is not a later page number'),
+    ("a key named twice", [(1, "u", page()[2][:-1] + b', "rates": []}')],
+     'page 1 (u): names "rates" twice in one object'),
+    ("a rate named twice", [(1, "u", page()[2].replace(b'"rate": "0.921350"',
+                                                        b'"rate": "0.92", "rate": "0.93"'))],
+     'names "rate" twice in one object'),
 ]
 
 
@@ -368,6 +373,8 @@ FAULTS = {
     "500s": lambda api: api.fail(500, times=3, page=2),
     "an answer slower than the read timeout": lambda api: api.slow(1.0, times=1, page=1),
     "dropped connections": lambda api: api.drop(times=2, page=2),
+    "connections cut in the middle of an answer": lambda api: api.cut(times=2, page=2),
+    "an answer dripped slower than answer_timeout": lambda api: api.drip(0.05, times=1, page=1),
 }
 
 

@@ -69,7 +69,9 @@ def read_rates(pages: Iterable[Tuple[int, str, bytes]], day: dt.date) -> pa.Tabl
 def _page(body: bytes, day: dt.date, where: str) -> dict:
     """The page as a JSON object with the contract's ``date``, ``base`` and ``rates``."""
     try:
-        found = json.loads(body)
+        found = json.loads(body, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise ContractError(where, f"names {exc} twice in one object (which one holds?)") from None
     except ValueError as exc:
         raise ContractError(where, f"not JSON ({exc})") from None
     if not isinstance(found, dict):
@@ -83,6 +85,19 @@ def _page(body: bytes, day: dt.date, where: str) -> dict:
         raise ContractError(where, f"base is {found['base']!r}, not {BASE}")
     if not isinstance(found["rates"], list):
         raise ContractError(where, "rates is not a list")
+    return found
+
+
+class _RepeatedKey(Exception):
+    """A JSON object names a key twice: JSON parsers keep the last, or the first."""
+
+
+def _unique_keys(pairs) -> dict:
+    found = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(json.dumps(key))
+        found[key] = value
     return found
 
 

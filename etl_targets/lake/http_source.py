@@ -53,6 +53,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, 
 
 import requests
 import tenacity
+import urllib3
 
 from etl_targets.config import HttpSourceSettings, token_problem
 from etl_targets.errors import CircuitOpen, ConfigError, ContractError, SourceUnavailable
@@ -257,14 +258,19 @@ class PagedClient:
                 params={"date": day.isoformat(), "page": str(number)},
                 headers={"Authorization": f"Bearer {self.settings.token}",
                          "Accept": "application/json"},
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout))
-            body = answer.content
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout), stream=True)
+            body = self._body(answer, url)
+        except (_Transient, SourceUnavailable, CircuitOpen):
+            raise
         except requests.ConnectTimeout:
             return self._failed(url, f"no connection within {self.settings.connect_timeout:g}s")
-        except requests.Timeout:
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
             return self._failed(url, f"no answer within {self.settings.read_timeout:g}s")
         except requests.ConnectionError as exc:
             return self._failed(url, f"connection failed ({_cause(exc, self._scrub)})")
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError,
+                urllib3.exceptions.IncompleteRead):
+            return self._failed(url, "connection dropped in the middle of the answer")
         except Exception as exc:  # noqa: BLE001 - any other error, requests' or not, is scrubbed
             raise self._foreign(url, exc) from None
         if answer.status_code in TRANSIENT_STATUSES:
@@ -277,6 +283,27 @@ class PagedClient:
             return None
         attempts = retrying.statistics.get("attempt_number", 1)
         return Page(number, url, body, _now(), attempts)
+
+    def _body(self, answer: requests.Response, url: str) -> bytes:
+        """The answer's bytes as they arrive; an answer slower than ``answer_timeout`` is abandoned.
+
+        ``read_timeout`` bounds each wait between bytes; this bounds the whole
+        answer, so a server sending a byte now and then cannot hold a run
+        (and its lock) for ever. Abandoning is a transient failure: retried.
+        """
+        deadline = time.monotonic() + self.settings.answer_timeout
+        parts = []
+        try:
+            while True:
+                part = answer.raw.read1(1 << 16, decode_content=True)  # what has arrived
+                if not part:
+                    return b"".join(parts)
+                parts.append(part)
+                if time.monotonic() > deadline:
+                    return self._failed(url, f"answer not complete within "
+                                             f"{self.settings.answer_timeout:g}s")
+        finally:
+            answer.close()
 
     def _foreign(self, url: str, exc: Exception) -> SourceUnavailable:
         """The page's error for what a request raised: one line, the token scrubbed out.

@@ -36,13 +36,14 @@ class Fault:
     """How to answer matching requests instead of the normal page.
 
     Attributes:
-        kind: ``status``, ``slow``, ``drop`` or ``body``.
+        kind: ``status``, ``slow``, ``drip``, ``cut``, ``drop`` or ``body``.
         times: how many matching requests it answers; None: every one.
         page: only this page number (None: any).
         date: only this date, ISO (None: any).
         status: for ``status``.
         retry_after: the ``Retry-After`` header sent with a status.
-        seconds: for ``slow``: the wait before the normal answer.
+        seconds: for ``slow``: the wait before the normal answer; for ``drip``:
+            between two bytes of it.
         body: for ``body``: what a 200 answer carries.
     """
 
@@ -102,6 +103,15 @@ class RatesServer:
              page: Optional[int] = None) -> None:
         """Wait ``seconds`` before answering matching requests."""
         self._add(Fault("slow", times, page, seconds=seconds))
+
+    def drip(self, seconds: float, *, times: Optional[int] = None,
+             page: Optional[int] = None) -> None:
+        """Answer normally, but send the body one byte every ``seconds`` (never a long gap)."""
+        self._add(Fault("drip", times, page, seconds=seconds))
+
+    def cut(self, *, times: Optional[int] = None, page: Optional[int] = None) -> None:
+        """Promise the whole body (Content-Length), send half of it, and close the connection."""
+        self._add(Fault("cut", times, page))
 
     def drop(self, *, times: Optional[int] = None, page: Optional[int] = None) -> None:
         """Close the connection of matching requests without an answer."""
@@ -190,10 +200,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._answer(seen, 200, fault.body)
         if date in self.state.unpublished or page > self.state.page_count(date):
             return self._answer(seen, 404, b'{"error": "not published"}')
-        return self._answer(seen, 200, self.state.body(date, page))
+        return self._answer(seen, 200, self.state.body(date, page), fault=fault)
 
     def _answer(self, seen: Request, status: int, body: bytes,
-                headers: Optional[Dict[str, str]] = None) -> None:
+                headers: Optional[Dict[str, str]] = None, fault: Optional[Fault] = None) -> None:
         seen.status = status
         try:
             self.send_response(status)
@@ -202,6 +212,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
+            if fault is not None and fault.kind == "cut":
+                self.wfile.write(body[:len(body) // 2])
+                self.close_connection = True
+                return
+            if fault is not None and fault.kind == "drip":
+                for at in range(len(body)):
+                    self.wfile.write(body[at:at + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.seconds)
+                return
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a slow answer)
             pass
