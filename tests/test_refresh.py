@@ -211,3 +211,14 @@ def test_refresh_of_one_date_names_the_earlier_day_it_refreshed_and_why(refreshe
     record = run_records(refreshed_one_date[0] / "lake")[-1]
     assert [(r["date"], r["stage"], r["upstream_of"]) for r in record["refreshed"]] == [
         (EARLIER.isoformat(), "bronze", [ASKED.isoformat()])]
+
+
+def test_refresh_of_one_date_sums_earlier_and_later_dates_it_rebuilt_on_separate_lines(
+        refreshed_one_date):
+    lines = refreshed_one_date[3].stdout.splitlines()
+    earlier = [line for line in lines if "earlier date(s)" in line]
+    later = [line for line in lines if "later date(s)" in line]
+    assert len(earlier) == 1 and f"({EARLIER.isoformat()})" in earlier[0], lines
+    after = [d for d in DAYS if d > ASKED]
+    assert len(later) == 1 and f"{len(after)} later date(s)" in later[0], lines
+    assert f"({after[0].isoformat()}..{after[-1].isoformat()})" in later[0], lines

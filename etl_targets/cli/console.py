@@ -10,8 +10,8 @@ with one schema for every event:
 * ``ts``: ISO 8601 UTC time of the event;
 * ``run_id``, ``dataset``;
 * ``event``: ``start``, ``bronze``, ``silver``, ``gold:<table>``,
-  ``earlier_dates``, ``dates_built``, ``anomaly``, ``warning``, ``build``, ``config``,
-  ``manifest``, ``end`` (and the name of a failed task family);
+  ``earlier_dates``, ``later_dates``, ``dates_built``, ``anomaly``, ``warning``,
+  ``build``, ``config``, ``manifest``, ``end`` (and the name of a failed task family);
 * ``status``: one of :data:`STATUSES` (``warning``: a volume anomaly, or a
   warning about the data such as an unknown column dropped);
 * ``date`` (ISO) for one date, or ``start`` and ``end`` for a range;

@@ -99,7 +99,10 @@ def _print_counts(console, counts: List[StageCount], dates: List[dt.date], dry_r
         own = [c for c in counts if c.date == asked]
         for count in own:
             _one_date_line(console, count, dry_run)
-        _earlier_dates_line(console, [c for c in counts if c.date != asked], dry_run)
+        _other_dates_line(console, [c for c in counts if c.date < asked], dry_run, "earlier",
+                          "that the date's tables read")
+        _other_dates_line(console, [c for c in counts if c.date > asked], dry_run, "later",
+                          "whose tables read what was refreshed")
         return
     for step, group in _by_step(counts).items():
         _stage_line(console, step, group, dry_run)
@@ -129,19 +132,23 @@ def _one_date_line(console, count: StageCount, dry_run: bool) -> None:
                   source=count.source)
 
 
-def _earlier_dates_line(console, earlier: List[StageCount], dry_run: bool) -> None:
-    """The dates a month-to-date (or trailing) table needed, summed on one line."""
-    if not earlier:
+def _other_dates_line(console, counts: List[StageCount], dry_run: bool, which: str,
+                      why: str) -> None:
+    """Other dates a single-date run built, summed on one line.
+
+    Earlier ones: the days a month-to-date (or trailing) table read; later
+    ones: tables a ``--refresh`` rebuilt because they read what it refreshed.
+    """
+    if not counts:
         return
-    days = describe_dates([dt.date.fromisoformat(c.date) for c in earlier])
-    number = len({c.date for c in earlier})
+    days = describe_dates([dt.date.fromisoformat(c.date) for c in counts])
+    number = len({c.date for c in counts})
     sums = ", ".join(f"{step} {sum(c.rows or 0 for c in group)} "
                      f"{(DRY_LABELS if dry_run else LABELS).get(step, 'rows')}"
-                     for step, group in _by_step(earlier).items())
+                     for step, group in _by_step(counts).items())
     verb = "would also build" if dry_run else "also built"
-    console.event("earlier_dates", "would_build" if dry_run else "done",
-                  f"   {verb} {number} earlier date(s) that the date's tables read ({days}): "
-                  f"{sums}",
+    console.event(f"{which}_dates", "would_build" if dry_run else "done",
+                  f"   {verb} {number} {which} date(s) {why} ({days}): {sums}",
                   dates=number, dates_built=days)
 
 
