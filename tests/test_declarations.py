@@ -290,6 +290,65 @@ def test_an_inconsistent_declaration_is_refused(changes, phrase):
     assert phrase in str(caught.value)
 
 
+def _with_column(column: Column) -> dict:
+    return {"columns": COLUMNS[:2] + (column,) + COLUMNS[3:]}
+
+
+@pytest.mark.parametrize("changes,phrase", [
+    (_with_column(Column("Qty", "qty", int)), "column 'qty': the type must be a column type"),
+    (_with_column(Column("Qty", "qty", pa.int64())), "the type must be a column type"),
+    (_with_column(Column("Qty", "qty", Integer)), "the type must be a column type"),
+    (_with_column(Column("Qty", "qty", Integer(bits=16))), "Integer bits must be 32 or 64"),
+    (_with_column(Column("Qty", "qty", Money(scale=-1))), "Money scale must be"),
+    (_with_column(Column("Qty", "qty", Money(precision=4, scale=6))), "Money scale must be"),
+    (_with_column(Column("Qty", "qty", Money(precision=50))), "Money precision must be"),
+    (_with_column(Column("Qty", "qty", etl_targets.Choice(()))), "Choice values must be"),
+    (_with_column(Column("Qty", "qty", etl_targets.Choice("AB"))), "Choice values must be"),
+    (_with_column(Column("Qty", "qty", etl_targets.Choice(("Open", "OPEN")))),
+     "one value once case-folded"),
+    (_with_column(Column("Qty", "qty", etl_targets.Letters(0))), "Letters length must be"),
+    (_with_column(Column(" ", "qty", Integer())), "the header must be a non-empty string"),
+    ({"folder": "../../escape"}, "folder '../../escape' is not a plain name"),
+    ({"folder": ""}, "folder '' is not a plain name"),
+    ({"code": "X X"}, "code 'X X' is not a plain name"),
+    ({"file_prefix": "a/b"}, "file_prefix 'a/b' is not a plain name"),
+    ({"gold": (GoldTable(name="../gold", task="GoldToyX", group_by=("kind",),
+                         measures=(Measure("n", "count"),)),)}, "gold table name '../gold'"),
+    ({"gold": (GoldTable(name="toyx_t", task="Gold Toy", group_by=("kind",),
+                         measures=(Measure("n", "count"),)),)}, "task of gold table 'toyx_t'"),
+])
+def test_a_column_type_or_name_that_cannot_work_is_refused_when_declared(changes, phrase):
+    with pytest.raises(DeclarationError, match=r"^dataset '") as caught:
+        toy(**changes)
+    assert phrase in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("table,phrase", [
+    (GoldTable(name="toyx_t", task="GoldToyX", group_by=("kind",),
+               measures=(Measure("s", "sum", "id"),)), "measure s (sum)"),
+    (GoldTable(name="toyx_t", task="GoldToyX", group_by=("kind",),
+               measures=(Measure("n", "count"),), where=col("id") > 3), "its filter (where)"),
+])
+def test_a_table_silver_types_cannot_compute_is_refused_when_registered(table, phrase):
+    before = dict(DATASETS)
+    with pytest.raises(DeclarationError) as caught:
+        etl_targets.register(toy(gold=(table,)))
+    message = str(caught.value)
+    assert f"gold table toyx_t: {phrase} cannot be computed from the silver types" in message
+    assert "\n" not in message and DATASETS == before
+
+
+def test_a_gold_function_returning_another_schema_says_both_on_one_line():
+    function = GoldFunction(name="toyx_f", task="GoldToyXF", function=lambda rows: rows,
+                            inputs=(Input("rows", columns=("id", "qty")),),
+                            schema=pa.schema([("id", pa.string()), ("total", pa.int64())]))
+    with pytest.raises(TypeError) as caught:
+        compute(toy(), function, {"rows": table(toy(), {"id": "a", "qty": 1}).select(["id", "qty"])}, D)
+    assert str(caught.value) == ("<lambda> returned (id: string, qty: int64), not the declared "
+                                 "schema of toyx_f (id: string, total: int64)")
+
+
 # --- the registry -------------------------------------------------------------------
 
 
@@ -304,6 +363,8 @@ def test_an_inconsistent_declaration_is_refused(changes, phrase):
      "gold folder 'po_open_by_vendor'", "gold table po_open_by_vendor of dataset 'po'"),
     ({"folder": "so_rejects"}, "lake folder 'so_rejects'", "dataset 'so'"),
     ({"folder": "all"}, "subcommand 'all'", "etl-targets all"),
+    ({"folder": "status"}, "subcommand 'status'", "etl-targets status"),
+    ({"folder": "gc"}, "subcommand 'gc'", "etl-targets gc"),
     ({"folder": "cover"}, "subcommand 'cover'", "inv_days_of_cover"),
 ])
 def test_a_name_already_taken_is_a_clash_naming_both(changes, taken, holder):
@@ -367,3 +428,14 @@ def test_a_callable_entry_gives_its_datasets(monkeypatch):
 def test_an_entry_that_cannot_be_imported_is_a_declaration_error_naming_it():
     with pytest.raises(DeclarationError, match="luigi.cfg.*no_such_module_xyz"):
         external.discover(["no_such_module_xyz"], entry_points=[])
+
+
+def test_every_command_of_the_cli_is_a_name_no_dataset_may_take():
+    from etl_targets.cli import build_parser
+    from etl_targets.datasets import ALL, COMMANDS
+
+    parser = build_parser(DATASETS)
+    [commands] = [a for a in parser._subparsers._group_actions]
+    builds = {command.name for command in pipelines(DATASETS)}
+    assert set(commands.choices) - builds == set(COMMANDS)
+    assert ALL in builds

@@ -120,7 +120,6 @@ def out_of_date(target, dates: Sequence[dt.date], roots: dict) -> List[Refresh]:
                                                item.dataset.folder, item.stage))
 
 
-
 class _Upstream:
     """The asked tasks and every built task they require, followed down the graph.
 

@@ -11,12 +11,15 @@ task names, gold table folders and pipeline subcommands.
 """
 
 import dataclasses
+import datetime as dt
 from typing import Dict, Iterable, List, Mapping, NamedTuple, Tuple, Union
+
+import pyarrow as pa
 
 from etl_targets.datasets.base import Dataset, DeclarationError
 from etl_targets.datasets.fx import FX
 from etl_targets.datasets.gl import GL
-from etl_targets.datasets.gold import gold_schema
+from etl_targets.datasets.gold import aggregate, gold_schema
 from etl_targets.datasets.gold_tables import GoldTable
 from etl_targets.datasets.inv import INV
 from etl_targets.datasets.po import PO
@@ -26,6 +29,9 @@ DATASETS: Dict[str, Dataset] = {}
 
 #: the subcommand that builds every gold table of every dataset
 ALL = "all"
+#: every other ``etl-targets`` subcommand that is not a dataset's or a pipeline's:
+#: a dataset (or pipeline) of one of these names would take its place
+COMMANDS = ("freshness", "gc", "init", "invalidate", "runs", "snapshot", "status")
 
 
 def task_names(dataset: Dataset) -> List[str]:
@@ -53,7 +59,7 @@ def _names(dataset: Dataset) -> Iterable[Tuple[str, str, str]]:
 
 def clashes(dataset: Dataset, known: Iterable[Dataset]) -> List[str]:
     """Every name of ``dataset`` already taken, or reserved, with who holds it."""
-    taken = {("subcommand", ALL): "etl-targets all"}
+    taken = {("subcommand", name): f"etl-targets {name}" for name in (ALL,) + COMMANDS}
     for other in known:
         for namespace, name, whose in _names(other):
             taken.setdefault((namespace, name), whose)
@@ -109,6 +115,36 @@ def _gold_input_problems(table, source, other: Dataset, readable) -> Iterable[st
                f"{source.gold!r}, which has no such column")
 
 
+def uncomputable(dataset: Dataset) -> Iterable[str]:
+    """Declared tables pyarrow cannot compute from the silver types (a sum of text, a
+    filter comparing text with a number), found by computing each part on zero rows.
+
+    Caught here, the mistake is one line naming the table and the measure when
+    the dataset is registered, instead of a kernel error failing every date.
+    """
+    try:
+        silver = dataset.silver_schema.empty_table()
+    except (KeyError, TypeError, AttributeError):
+        return  # the declaration's own checks name the column
+    for table in dataset.gold:
+        if not isinstance(table, GoldTable):
+            continue  # a function's result is checked against its schema when it runs
+        parts = [(f"measure {m.name} ({m.function})",
+                  dataclasses.replace(table, where=None, measures=(m,))) for m in table.measures]
+        if table.where is not None:
+            parts.insert(0, ("its filter (where)", dataclasses.replace(table, measures=())))
+        for what, part in parts:
+            try:
+                aggregate(dataset, part, silver, _ANY_DAY)
+            except (pa.ArrowException, TypeError, ValueError, KeyError) as exc:
+                yield (f"gold table {table.name}: {what} cannot be computed from the silver "
+                       f"types ({' '.join(str(exc).split())[:200]})")
+
+
+#: the business date a table is tried on at registration (any date does)
+_ANY_DAY = dt.date(2000, 1, 31)
+
+
 def register(dataset: Dataset) -> Dataset:
     """Adds ``dataset`` under its folder name (the same declaration again is a no-op).
 
@@ -117,7 +153,7 @@ def register(dataset: Dataset) -> Dataset:
     """
     if DATASETS.get(dataset.folder) == dataset:
         return DATASETS[dataset.folder]
-    problems = clashes(dataset, DATASETS.values())
+    problems = clashes(dataset, DATASETS.values()) + list(uncomputable(dataset))
     if problems:
         raise DeclarationError(f"cannot register dataset {dataset.folder!r} "
                                f"({dataset.code}): " + "; ".join(problems))

@@ -29,6 +29,7 @@ silver is a pure function of the pages (the FX rates).
 
 import dataclasses
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Tuple, Union
 
 import pyarrow as pa
@@ -249,9 +250,19 @@ def derived_type(derived: Derived, schema: pa.Schema) -> pa.DataType:
     return derived.type if derived.type is not None else type_of(derived.expression, schema)
 
 
+#: codes and task names: they become Python class names (``SilverSO``)
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+#: folders, gold table and pipeline names: lake folders and CLI subcommands
+_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+#: landing file name prefixes (``zheSO``)
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+
 def _problems(dataset: Dataset) -> Iterable[str]:
     """Everything inconsistent inside one declaration, as phrases."""
+    yield from _name_problems(dataset)
     yield from _landing_problems(dataset)
+    yield from _column_problems(dataset)
     yield from declared_twice("column", [c.name for c in dataset.columns])
     yield from declared_twice("header", [c.header.strip().casefold() for c in dataset.columns])
     known = {c.name for c in dataset.columns} | (
@@ -281,6 +292,47 @@ def _problems(dataset: Dataset) -> Iterable[str]:
         yield from table.problems()
 
 
+def _name_problems(dataset: Dataset) -> Iterable[str]:
+    """Names are plain words: they become class names, lake folders and file names.
+
+    A folder like ``../x`` would put files outside the lake, and a task name
+    with a space would not be a class luigi can name on its command line.
+    """
+    names = [("code", dataset.code, _IDENTIFIER), ("folder", dataset.folder, _FOLDER)]
+    if dataset.source is None:
+        names.append(("file_prefix", dataset.file_prefix, _PREFIX))
+    for table in dataset.gold:
+        names += [("gold table name", table.name, _FOLDER),
+                  (f"task of gold table {table.name!r}", table.task, _IDENTIFIER)]
+        if table.pipeline is not None:
+            names.append((f"pipeline of gold table {table.name!r}", table.pipeline, _FOLDER))
+    for what, name, pattern in names:
+        if not isinstance(name, str) or not pattern.match(name) or ".." in name:
+            yield (f"{what} {name!r} is not a plain name (letters and digits, then also "
+                   f"{'_' if pattern is _IDENTIFIER else '_ -' if pattern is _FOLDER else '_ - .'})")
+
+
+def _column_problems(dataset: Dataset) -> Iterable[str]:
+    """Each column names a header, a silver name and a column type instance."""
+    for column in dataset.columns:
+        label = f"column {column.name!r}"
+        if not isinstance(column.header, str) or not column.header.strip():
+            yield f"{label}: the header must be a non-empty string"
+        if not isinstance(column.name, str) or not _IDENTIFIER.match(column.name):
+            yield f"{label}: the silver name must be a plain name (letters, digits, _)"
+        kind = column.type
+        if isinstance(kind, type) or not all(hasattr(type(kind), a) for a in ("parse", "arrow_type")):
+            yield (f"{label}: the type must be a column type such as Text(), Integer() or "
+                   f"Money(scale=2), not {kind!r}")
+            continue
+        for problem in getattr(kind, "problems", lambda: [])():
+            yield f"{label}: {type(kind).__name__} {problem}"
+
+
+def _column_types_valid(dataset: Dataset) -> bool:
+    return not any(True for _ in _column_problems(dataset))
+
+
 def _landing_problems(dataset: Dataset) -> Iterable[str]:
     """A dataset lands as a file (prefix and columns) or from an HTTP source, not both."""
     if dataset.source is None:
@@ -295,6 +347,8 @@ def _landing_problems(dataset: Dataset) -> Iterable[str]:
 
 def _derived_types(dataset: Dataset) -> Iterable[str]:
     """A declared derived type must hold every digit its expression yields (never rounded)."""
+    if not _column_types_valid(dataset):
+        return  # reported for the columns themselves
     try:
         schema = dataset.silver_schema
     except KeyError:  # an unknown column, reported already

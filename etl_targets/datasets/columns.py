@@ -77,6 +77,13 @@ class Integer:
     def arrow_type(self) -> pa.DataType:
         return pa.int32() if self.bits == 32 else pa.int64()
 
+    def problems(self) -> List[str]:
+        """What the declaration gets wrong, as phrases (silver holds int32 or int64 only)."""
+        found = [] if self.bits in (32, 64) else [f"bits must be 32 or 64, not {self.bits!r}"]
+        if self.minimum is not None and not isinstance(self.minimum, int):
+            found.append(f"minimum must be a whole number, not {self.minimum!r}")
+        return found
+
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         # ASCII digits only: utf8_is_digit would also pass "²" or "١٢", which
         # int64 casts refuse, failing the whole file instead of the row.
@@ -132,6 +139,18 @@ class Money:
     @property
     def arrow_type(self) -> pa.DataType:
         return pa.decimal128(self.precision, self.scale)
+
+    def problems(self) -> List[str]:
+        """What the declaration gets wrong: decimal128 holds 1..38 digits, at least one whole."""
+        if not (isinstance(self.precision, int) and 1 <= self.precision <= 38):
+            return [f"precision must be a whole number from 1 to 38, not {self.precision!r}"]
+        found = []
+        if not (isinstance(self.scale, int) and 0 <= self.scale < self.precision):
+            found.append(f"scale must be a whole number from 0 to precision - 1 "
+                         f"({self.precision - 1}), not {self.scale!r}")
+        if self.minimum is not None and not isinstance(self.minimum, int):
+            found.append(f"minimum must be a whole number, not {self.minimum!r}")
+        return found
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         plain = pc.utf8_ltrim(pc.replace_substring(text, ",", ""), characters="+")
@@ -228,6 +247,17 @@ class Choice:
     values: Tuple[str, ...]
     arrow_type = pa.string()
 
+    def problems(self) -> List[str]:
+        """What the declaration gets wrong: one or more distinct, non-empty spellings."""
+        values = self.values
+        if isinstance(values, str) or not isinstance(values, (tuple, list)) or not values or \
+                not all(isinstance(v, str) and v.strip() == v and v for v in values):
+            return [f"values must be a tuple of one or more non-empty, trimmed strings "
+                    f"(Choice(('OPEN', 'CLOSED'))), not {values!r}"]
+        folded = [v.casefold() for v in values]
+        twice = sorted({v for v, f in zip(values, folded) if folded.count(f) > 1})
+        return [f"values {', '.join(twice)} are one value once case-folded"] if twice else []
+
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         folded = pa.array([value.casefold() for value in self.values])
         index = pc.index_in(pc.utf8_lower(text), value_set=folded)
@@ -248,6 +278,11 @@ class Letters:
 
     length: int = 3
     arrow_type = pa.string()
+
+    def problems(self) -> List[str]:
+        if isinstance(self.length, int) and not isinstance(self.length, bool) and self.length >= 1:
+            return []
+        return [f"length must be a whole number >= 1, not {self.length!r}"]
 
     def parse(self, text: pa.Array) -> Tuple[pa.Array, List[Problem]]:
         ok = _matches(text, r"^[A-Za-z]{%d}$" % self.length)

@@ -87,9 +87,14 @@ def compute(dataset: Dataset, table, tables: Mapping[str, pa.Table], day: dt.dat
         arguments["day"] = day
     result = table.function(**arguments)
     if table.schema is not None and not result.schema.equals(table.schema):
-        raise TypeError(f"{table.function.__name__} returned {result.schema}, "
-                        f"not the declared schema of {table.name}: {table.schema}")
+        raise TypeError(f"{table.function.__name__} returned ({_one_line(result.schema)}), "
+                        f"not the declared schema of {table.name} ({_one_line(table.schema)})")
     return result
+
+
+def _one_line(schema: pa.Schema) -> str:
+    """``id: string, qty: int64``: a schema as an error line can hold it."""
+    return ", ".join(f"{field.name}: {field.type}" for field in schema)
 
 
 def aggregate(dataset: Dataset, table: GoldTable, silver: pa.Table, day: dt.date = None) -> pa.Table:
