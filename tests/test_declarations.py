@@ -439,3 +439,10 @@ def test_every_command_of_the_cli_is_a_name_no_dataset_may_take():
     builds = {command.name for command in pipelines(DATASETS)}
     assert set(commands.choices) - builds == set(COMMANDS)
     assert ALL in builds
+
+
+def test_a_clash_names_the_module_of_each_declaration():
+    assert toy().declared_in == __name__  # found: the module that called Dataset(...)
+    problems = clashes(toy(folder="so", declared_in="acme_etl"), DATASETS.values())
+    assert any("dataset 'so' (declared in acme_etl)" in p
+               and "dataset 'so' (declared in etl_targets.datasets.so)" in p for p in problems)

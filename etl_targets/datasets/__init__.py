@@ -42,7 +42,8 @@ def task_names(dataset: Dataset) -> List[str]:
 
 def _names(dataset: Dataset) -> Iterable[Tuple[str, str, str]]:
     """(namespace, name, whose) for every name the dataset takes."""
-    whose = f"dataset {dataset.folder!r}"
+    whose = f"dataset {dataset.folder!r}" + (f" (declared in {dataset.declared_in})"
+                                             if dataset.declared_in else "")
     yield "code", dataset.code, whose
     yield "subcommand", dataset.folder, whose
     for folder in (dataset.folder, dataset.rejects_folder):

@@ -30,6 +30,7 @@ silver is a pure function of the pages (the FX rates).
 import dataclasses
 import datetime as dt
 import re
+import sys
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Tuple, Union
 
 import pyarrow as pa
@@ -207,8 +208,13 @@ class Dataset:
     derived: Tuple[Derived, ...] = ()
     rules: Tuple[RowRule, ...] = ()
     group_rules: Tuple[GroupRule, ...] = ()
+    #: the module the declaration was made in (found, not given): named in clashes
+    declared_in: str = dataclasses.field(default="", compare=False, repr=False)
 
     def __post_init__(self):
+        if not self.declared_in:  # the caller of Dataset(...): two frames up from here
+            caller = sys._getframe(2).f_globals.get("__name__", "")
+            object.__setattr__(self, "declared_in", caller)
         problems = list(_problems(self))
         if problems:
             raise DeclarationError(f"dataset {self.folder!r}: " + "; ".join(problems))
