@@ -43,15 +43,23 @@ def drop_column(source: Path, target: Path, header: str) -> None:
 
 
 def correct(landing_file: Path) -> None:
-    """Rewrites one Qty of the first data row of an SO file: a corrected re-drop, newer mtime."""
-    text = landing_file.read_bytes().decode("utf-8-sig")
-    header, first, rest = text.split("\n", 2)
-    names = [h.strip().casefold() for h in header.split(",")]
-    fields = first.split(",")
-    if len(fields) == len(names):
-        qty = names.index("qty")
-        fields[qty] = str(int(fields[qty].strip().strip('"') or 1) + 7)
-        first = ",".join(fields)
-    landing_file.write_bytes(("\n".join([header, first, rest])).encode())
+    """A corrected re-drop of an SO file, newer mtime: one order line's Qty raised by 7.
+
+    The line is the first that reaches gold (a valid Qty, not CANCELLED), so
+    the correction always changes silver and the gold tables built on it.
+    """
+    with open(landing_file, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    names = [h.strip().casefold() for h in rows[0]]
+    qty, status = names.index("qty"), names.index("status")
+    for row in rows[1:]:
+        if len(row) == len(names) and row[qty].strip().isdigit() and int(row[qty]) > 0 \
+                and row[status].strip().casefold() != "cancelled":
+            row[qty] = str(int(row[qty]) + 7)
+            break
+    else:
+        raise AssertionError(f"{landing_file} has no line to correct")
+    with open(landing_file, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(rows)
     later = time.time() + 5
     os.utime(landing_file, (later, later))
