@@ -61,3 +61,18 @@ class SchedulerUnavailable(EtlError):
     Raised before anything is scheduled, so the run exits "not run" within
     seconds instead of hanging in luigi's RPC retries.
     """
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was told to stop (SIGTERM: a deadline, an eviction, ``timeout``; or Ctrl-C).
+
+    A KeyboardInterrupt, so that luigi passes it on instead of recording a
+    task failure, and no ``except Exception`` swallows it on the way out.
+
+    Args:
+        signal_name: ``SIGTERM`` or ``SIGINT``.
+    """
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name

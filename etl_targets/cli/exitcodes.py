@@ -21,6 +21,8 @@ NOT_RUN = 6            # scheduling failed or tasks were not run (scheduler, loc
 STALE = 7              # `freshness`: the newest complete date is too old, or the last run failed
 ANOMALY = 9            # --fail-on-anomaly: a landed row count is out of line with its history
 OUT_OF_DATE = 8        # `status`: some date in the range is not done
+STOPPED_BY_SIGINT = 130   # Ctrl-C (128 + the signal's number, as shells report it)
+STOPPED_BY_SIGTERM = 143  # SIGTERM: a deadline, an eviction, `timeout`
 
 #: status -> what it means, word for word the README's "Exit status" table
 MEANINGS: Dict[int, str] = {
@@ -37,7 +39,14 @@ MEANINGS: Dict[int, str] = {
              "(the data was published)",
     OUT_OF_DATE: "`status`: some date in the range is not done (no landing file, missing, "
                  "out of date or failed)",
+    STOPPED_BY_SIGINT: "stopped by Ctrl-C (SIGINT): recorded as a failed run; what was not "
+                       "finished is not published",
+    STOPPED_BY_SIGTERM: "stopped by SIGTERM (a deadline, an eviction, `timeout`): recorded as a "
+                        "failed run; what was not finished is not published",
 }
+
+#: the signal a stopped run names -> its status
+STOPPED = {"SIGINT": STOPPED_BY_SIGINT, "SIGTERM": STOPPED_BY_SIGTERM}
 
 #: exception type -> status; the first matching row wins, so subclasses come first
 BY_ERROR: Tuple[Tuple[Type[BaseException], int], ...] = (

@@ -6,11 +6,14 @@ the run's manifest and record, return the exit status.
 """
 
 import collections
+import contextlib
 import datetime as dt
 import logging
 import os
+import signal
+import threading
 import time
-from typing import List
+from typing import Iterator, List
 
 from etl_targets.graph import runner
 from etl_targets.lake import storage
@@ -19,11 +22,11 @@ from etl_targets.cli import alerts, exitcodes
 from etl_targets.cli.arguments import add_dates, add_env, check_dates, positive_int
 from etl_targets.cli.console import Console, Progress
 from etl_targets.cli import refresh
-from etl_targets.cli.report import end, fail, report
+from etl_targets.cli.report import end, fail, record_counts, report
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import business_timezone, load_settings
 from etl_targets.dates import business_today, days_between, parse_date
-from etl_targets.errors import ConfigError, EtlError, MissingInputError, StorageError
+from etl_targets.errors import ConfigError, EtlError, MissingInputError, Stopped, StorageError
 from etl_targets.lake import context, layout
 from etl_targets.datasets import Pipeline, pipelines
 from etl_targets.graph.registry import gold_tasks
@@ -94,7 +97,7 @@ def run_pipeline(args, datasets) -> int:
     }
     log_file = None if args.dry_run else log_path(settings.log_dir, dataset.folder, dates[-1],
                                                   settings.env)
-    with run_log(log_file, run_id) as log_error, console.data_warnings():
+    with run_log(log_file, run_id) as log_error, console.data_warnings(), _stop_on_sigterm():
         _banner(console, dataset, record, args)
         log.info("run %s started: %s", run_id, record)
         try:
@@ -104,6 +107,12 @@ def run_pipeline(args, datasets) -> int:
         except EtlError as exc:
             log.exception("run failed")
             code = fail(record, console, "run", str(exc), exitcodes.for_error(exc))
+        except KeyboardInterrupt as exc:  # SIGTERM (see _stop_on_sigterm) or Ctrl-C
+            name = getattr(exc, "signal_name", "SIGINT")
+            log.warning("run stopped by %s", name, exc_info=True)
+            code = fail(record, console, "run", f"stopped by {name} before the build finished: "
+                        f"what was not finished is not published; rerun to finish",
+                        exitcodes.STOPPED[name])
         except Exception as exc:  # noqa: BLE001 - every failure gets a record
             log.exception("unexpected error")
             code = fail(record, console, "run", f"internal error: {type(exc).__name__}: {exc}",
@@ -119,6 +128,32 @@ def run_pipeline(args, datasets) -> int:
         end(console, record, code)
         alerts.after_run(args, settings.log_dir, dates, code, record.get("error"))
     return code
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C does: recorded, alerted, exit 143.
+
+    Kubernetes (a deadline, an eviction), systemd and ``timeout`` send SIGTERM
+    and wait a while before SIGKILL; Python's default would end the process
+    on the spot, with no run record, no failures.log line and no alert. The
+    signal raises :class:`~etl_targets.errors.Stopped` in the main thread
+    instead; a second one, while the stop is being recorded, is ignored.
+    Only the main thread may set handlers (a run from another thread keeps
+    the default).
+    """
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Stopped("SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _dates(args) -> List[dt.date]:
@@ -154,9 +189,14 @@ def _build(args, dataset, dates, settings, console, record) -> int:
     # was given last, and only the asked tasks carry the --input file.
     tasks = [task for task in rebuild if task.task_id not in asked] + tasks
     progress = _progress_listener(tasks, len({task.date for task in tasks}))
-    outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
-                           scheduler_port=args.scheduler_port, dry_run=args.dry_run,
-                           listener=progress, build_context=build)
+    try:
+        outcome = runner.build(tasks, workers=args.workers, scheduler_host=args.scheduler_host,
+                               scheduler_port=args.scheduler_port, dry_run=args.dry_run,
+                               listener=progress, build_context=build)
+    except KeyboardInterrupt as stop:  # the record still says what finished windows built
+        if getattr(stop, "outcome", None) is not None:
+            record_counts(stop.outcome, record)
+        raise
     code = report(outcome, console, record, tasks, dates)
     if outcome.not_attempted:  # the build stops at its first window with a failed task
         record["dates_not_attempted"] = sorted({t.date.isoformat() for t in outcome.not_attempted})

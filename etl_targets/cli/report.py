@@ -30,15 +30,8 @@ DRY_LABELS = {"bronze": "rows to land", "silver": "rows for silver"}
 
 def report(outcome, console, record, tasks, dates: List[dt.date]) -> int:
     """Prints what the build did, fills the record, and returns the exit status."""
-    with context.use(outcome.context):  # dry-run outputs live in the build's context
-        counts = published_counts(outcome.ran, outcome.context.durations)
+    counts = record_counts(outcome, record)
     _print_counts(console, counts, dates, record["dry_run"])
-    record["counts"] = totals(counts)
-    record["stages"] = [vars(c) for c in counts]
-    record["inputs"] = [{"date": c.date, "path": c.source, "sha256": c.sha256}
-                        for c in counts if c.step == "bronze"]
-    record["tasks_run"] = len(outcome.ran)
-    record["dates_built"] = sorted({c.date for c in counts})
     found = flag_anomalies(console, record, tasks, record["dry_run"])
     failed = _failure(outcome, dates)
     if failed is not None:
@@ -61,6 +54,23 @@ def report(outcome, console, record, tasks, dates: List[dt.date]) -> int:
                     + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""),
                     exitcodes.ANOMALY)
     return exitcodes.OK
+
+
+def record_counts(outcome, record) -> List[StageCount]:
+    """Fills the record with what the tasks that ran published; returns their counts.
+
+    Also all a stopped run can say: its per-date manifests then describe the
+    dates its finished windows built.
+    """
+    with context.use(outcome.context):  # dry-run outputs live in the build's context
+        counts = published_counts(outcome.ran, outcome.context.durations)
+    record["counts"] = totals(counts)
+    record["stages"] = [vars(c) for c in counts]
+    record["inputs"] = [{"date": c.date, "path": c.source, "sha256": c.sha256}
+                        for c in counts if c.step == "bronze"]
+    record["tasks_run"] = len(outcome.ran)
+    record["dates_built"] = sorted({c.date for c in counts})
+    return counts
 
 
 def _failure(outcome, dates):

@@ -227,6 +227,8 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
     Raises:
         SchedulerUnavailable: the central scheduler does not answer.
         StorageError: a stage's listing failed (never read as "absent").
+        KeyboardInterrupt: the run was stopped (:class:`~etl_targets.errors.Stopped`);
+            its ``outcome`` holds what the windows finished before it did.
     """
     build_context = build_context or BuildContext(dry_run=dry_run)
     options = _luigi_options(workers, scheduler_host, scheduler_port, dry_run)
@@ -242,7 +244,11 @@ def build(tasks: Sequence[luigi.Task], *, workers: int = 1,
             return outcome
         build_one = functools.partial(_build_window, options=options, listener=listener,
                                       central=central)
-        windows.build_in_order(windows.split(tasks), build_one, outcome, listener, central)
+        try:
+            windows.build_in_order(windows.split(tasks), build_one, outcome, listener, central)
+        except KeyboardInterrupt as stop:  # a stopped run still tells what its windows built
+            stop.outcome = outcome
+            raise
     return outcome
 
 
