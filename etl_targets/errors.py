@@ -16,6 +16,10 @@ class ConfigError(EtlError):
     """Configuration is missing, contradictory or malformed."""
 
 
+class MissingBucket(ConfigError):
+    """A root names an S3 bucket that does not exist: never read as an empty lake."""
+
+
 class StorageError(EtlError):
     """A storage operation failed for a reason other than "not found".
 

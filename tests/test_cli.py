@@ -495,6 +495,22 @@ def test_an_unknown_column_dropped_is_a_warning_on_the_console(tmp_path, log_for
         assert "dropping unknown column(s) Warehouse" in warning[0]["warning"]
 
 
+def test_a_run_whose_records_cannot_be_written_is_a_failure_in_every_place_it_is_told(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.land(JAN_1)
+    assert ws.run("so", "--date", "2026-01-01").code == 0
+    runs = ws.ops("runs", "so")
+    shutil.rmtree(runs)
+    runs.write_text("a file where the run records go")
+    run = ws.run("so", "--date", "2026-01-01")  # already complete; only its record is written
+    assert run.code == 5, str(run)
+    line = only_line("\n".join(error_lines(run)))
+    assert line.startswith("error: could not write run records: cannot write "), line
+    assert "== FAILURE" in run.stderr + run.stdout and "SUCCESS" not in run.output
+    failures = (ws.logs / "failures.log").read_text()
+    assert "exit=5 could not write run records: cannot write" in failures, failures
+
+
 def test_input_that_does_not_exist_exits_4_naming_it(tmp_path):
     ws = Workspace(tmp_path)
     ghost = tmp_path / "drop" / "nowhere.csv"
@@ -532,6 +548,8 @@ def test_json_log_format_prints_one_object_per_line_with_run_id_step_status_dura
     assert {e["run_id"] for e in events} == {ws.run_records()[0]["run_id"]}
     steps = [e["event"] for e in events]
     assert steps[0] == "start" and steps[-1] == "end"
+    start = events[0]
+    assert (start["dates"], start["start"], start["end"]) == (3, "2026-01-01", "2026-01-03")
     assert {"bronze", "silver", "gold:so_daily_sales", "gold:so_mtd_by_region"} <= set(steps)
     end = events[-1]
     assert end["status"] == "succeeded" and isinstance(end["duration_ms"], int)

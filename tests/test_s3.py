@@ -18,7 +18,7 @@ from luigi.execution_summary import LuigiStatusCode
 
 from etl_targets import GoldSO, GoldSOMTD
 from etl_targets.lake import storage, writer
-from etl_targets.errors import StorageError
+from etl_targets.errors import MissingBucket, StorageError
 
 from support.env import etl_roots
 from support.lakes import GOLD_TABLES, contract_paths
@@ -185,9 +185,11 @@ def test_failed_write_sends_nothing_to_s3(s3_env, s3_requests):
     assert s3_requests() == []
 
 
-def test_exists_in_a_bucket_that_does_not_exist_is_false(s3_env):
+def test_a_bucket_that_does_not_exist_is_an_error_never_absent(s3_env):
     fs, path = storage.filesystem(f"s3://{s3_env}-missing/lake/silver/so/x")
-    assert storage.exists(fs, path) is False
+    for look in (storage.exists, storage.list_details, storage.read_bytes):
+        with pytest.raises(MissingBucket, match=f"the bucket {s3_env}-missing does not exist"):
+            look(fs, path)
 
 
 def test_credential_error_never_shows_the_credentials(s3_invalid_credentials):
@@ -197,3 +199,27 @@ def test_credential_error_never_shows_the_credentials(s3_invalid_credentials):
     message = str(raised.value)
     assert os.environ["AWS_ACCESS_KEY_ID"] not in message
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in message
+
+
+@pytest.mark.parametrize("command", [
+    ["status", "so", "--date", "2026-01-27"],
+    ["freshness", "--dataset", "so", "--expect", "2026-01-27"],
+    ["runs"],
+    ["invalidate", "so", "--date", "2026-01-27"],
+    ["so", "--date", "2026-01-27", "--dry-run"],
+    ["so", "--date", "2026-01-27"],
+], ids=["status", "freshness", "runs", "invalidate", "dry-run", "build"])
+def test_a_lake_root_naming_a_bucket_that_does_not_exist_is_a_configuration_error(
+        s3_env, sample_landing, tmp_path, monkeypatch, capsys, command):
+    """Never "missing", "no runs" or "nothing to invalidate": a typo in the bucket, another
+    account or endpoint, is exit 3 naming the bucket, before anything is built."""
+    from etl_targets.cli import main
+
+    missing = f"{s3_env}-typo"
+    for name, value in etl_roots(f"s3://{missing}/lake", str(sample_landing),
+                                 tmp_path / "logs").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ETL_ALERT_CMD", "")
+    assert main(command) == 3
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors and all(f"the bucket {missing} does not exist" in line for line in errors), errors

@@ -352,6 +352,20 @@ def test_a_secret_seen_in_a_url_is_redacted_from_any_later_message():
     assert SECRET not in shown and QUOTED_SECRET not in shown and KEY not in shown, shown
 
 
+def test_an_s3_secret_whose_slash_is_not_percent_encoded_is_understood_and_never_shown():
+    raw = f"s3://{KEY}:{SECRET}@bucket-z/lake"  # SECRET holds a "/" and a "+", as written
+    fs, path = storage.filesystem(raw)
+    assert (path, fs.key, fs.secret) == ("bucket-z/lake", KEY, SECRET)
+    for text in (raw, f"error: cannot check {raw}: Invalid bucket name"):
+        shown = storage.redact(text)
+        assert KEY not in shown and SECRET not in shown and "url/" not in shown, shown
+
+
+def test_redaction_keeps_a_url_without_credentials_as_it_is():
+    for url in ("s3://bucket/lake/a:b@c", "s3://bucket/lake", "/data/lake", "https://h/x?page=2"):
+        assert storage.redact(url) == url
+
+
 def test_task_ids_and_names_never_carry_url_credentials():
     from etl_targets.graph.registry import TASKS
 

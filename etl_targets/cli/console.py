@@ -89,9 +89,11 @@ class Console:
         finally:
             source.removeHandler(handler)
 
-    def banner(self, title: str, lines: Dict[str, str]) -> None:
+    def banner(self, title: str, lines: Dict[str, str], **fields) -> None:
+        """The start banner; in JSON, the ``start`` event with ``lines`` and ``fields``
+        (which say in their own types what ``lines`` say in words: ``dates`` is a count)."""
         if self.fmt == "json":
-            self.event("start", "started", "", **lines)
+            self.event("start", "started", "", **{**lines, **fields})
             return
         width = max(len(k) for k in lines)
         print(f"== {title}", file=self.out)

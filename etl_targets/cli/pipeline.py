@@ -26,7 +26,8 @@ from etl_targets.cli.report import end, fail, record_counts, report
 from etl_targets.cli.logfile import log_path, run_log
 from etl_targets.config import business_timezone, load_settings
 from etl_targets.dates import business_today, days_between, parse_date
-from etl_targets.errors import ConfigError, EtlError, MissingInputError, Stopped, StorageError
+from etl_targets.errors import (ConfigError, EtlError, MissingBucket, MissingInputError, Stopped,
+                                StorageError)
 from etl_targets.lake import context, layout
 from etl_targets.datasets import Pipeline, pipelines
 from etl_targets.graph.registry import gold_tasks
@@ -172,7 +173,7 @@ def _banner(console, dataset, record, args) -> None:
         "lake": record["lake_root"],
         "input": record["input"] or "(landing file of each date)",
         "mode": "DRY RUN (nothing is written)" if args.dry_run else "build",
-    })
+    }, dates=len(dates))
 
 
 def _build(args, dataset, dates, settings, console, record) -> int:
@@ -217,14 +218,18 @@ def _check_landing(build, landing, dataset) -> None:
         ConfigError: the landing root does not exist.
         StorageError: the landing area cannot be read.
     """
-    if not isinstance(dataset, Pipeline) and dataset.source is None:
-        try:
-            if build.listing(landing, landing.join(layout.landing_folder(dataset))):
-                return
-        except StorageError:
-            pass  # the build reports it, naming the file it looked for
-    if not storage.exists(landing.fs, landing.path):
-        raise ConfigError(f"landing_root {storage.redact(landing.url)} does not exist")
+    missing = ConfigError(f"landing_root {storage.redact(landing.url)} does not exist")
+    try:
+        if not isinstance(dataset, Pipeline) and dataset.source is None:
+            try:
+                if build.listing(landing, landing.join(layout.landing_folder(dataset))):
+                    return
+            except StorageError:
+                pass  # the build reports it, naming the file it looked for
+        if not storage.exists(landing.fs, landing.path):
+            raise missing
+    except MissingBucket as exc:  # its bucket is not there either
+        raise missing from exc
 
 
 def _record_input(record, source: str, day) -> None:
@@ -304,7 +309,9 @@ def _publish(settings, record, dates, console, code) -> int:
                                             dates)
     except EtlError as exc:
         log.exception("could not file the run record")
-        console.event("manifest", "failed", f"error: could not write run records: {exc}",
-                      error=str(exc))
-        return code if code != exitcodes.OK else exitcodes.TASK_FAILED
+        text = f"could not write run records: {exc}"
+        if code == exitcodes.OK:  # the run failed after all: its banner, log line and alert say so
+            return fail(record, console, "manifest", text, exitcodes.for_error(exc))
+        console.event("manifest", "failed", f"error: {text}", error=text)
+        return code
     return code

@@ -22,6 +22,12 @@ _SHORTEST_SECRET = 4
 #: ``scheme://user[:password]@``
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^/@:\s]*)"
                        r"(?::(?P<password>[^/@\s]*))?@")
+#: ``s3://KEY:SECRET@`` with the secret's ``/`` not percent-encoded (most AWS
+#: secrets hold one): a bucket name never has ``:``, so the ``@`` still ends it
+_S3_USERINFO = re.compile(r"^(?P<scheme>s3a?)://(?P<user>[^/@:\s]+):(?P<password>[^@\s]*)@",
+                          re.IGNORECASE)
+#: what any text shows of ``scheme://user:secret@`` (a secret may hold ``/``)
+_SHOWN_USERINFO = re.compile(r"(?<=://)[^/@\s]+(?::[^@\s]*)?@")
 #: ``?X-Amz-Signature=...``, ``&token=...``: query values that are secrets
 _SECRET_QUERY = re.compile(
     r"(?i)([?&][^=&\s]*(?:signature|credential|token|secret|password|passwd|key|sig)[^=&\s]*=)"
@@ -32,11 +38,12 @@ S3_SCHEMES = ("s3", "s3a")
 def split_credentials(url: str) -> Tuple[str, dict]:
     """``s3://KEY:SECRET@rest`` -> (``s3://rest``, ``{"key": KEY, "secret": SECRET}``).
 
-    The secret is percent-decoded (an AWS secret may hold ``/`` or ``+``).
+    The secret is percent-decoded (an AWS secret may hold ``/`` or ``+``); an
+    S3 secret whose ``/`` was written as it is is understood too.
     Other protocols keep their user info, which fsspec reads itself (HTTP
     basic auth, FTP, SFTP); their password is remembered for :func:`redact` all the same.
     """
-    found = _USERINFO.match(url)
+    found = _USERINFO.match(url) or _S3_USERINFO.match(url)
     if found is None:
         return url, {}
     user, password = found["user"], found["password"] or ""
@@ -56,4 +63,4 @@ def redact(text: str) -> str:
         text = text.replace(secret, "REDACTED")
     if "@" not in text and "?" not in text and "&" not in text:
         return text  # the usual case, asked thousands of times while luigi schedules
-    return _SECRET_QUERY.sub(r"\1REDACTED", re.sub(r"(?<=://)[^/@\s]+@", "", text))
+    return _SECRET_QUERY.sub(r"\1REDACTED", _SHOWN_USERINFO.sub("", text))

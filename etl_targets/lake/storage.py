@@ -15,13 +15,13 @@ import contextlib
 import hashlib
 import os
 import posixpath
-from typing import BinaryIO, Dict, Iterator, Set, Tuple
+from typing import BinaryIO, Dict, Iterator, Optional, Set, Tuple
 
 import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from etl_targets.errors import StorageError
+from etl_targets.errors import MissingBucket, StorageError
 from etl_targets.lake.redaction import redact, split_credentials
 
 #: Options passed to every filesystem: listings must never be served from a
@@ -117,10 +117,18 @@ def _absent(exc: FileNotFoundError) -> bool:
     connection, a 403, a 500), with the real error as its cause.
     """
     cause = exc.__cause__
+    if _missing_bucket(cause):
+        return False  # not an empty prefix: a root that names no bucket
     status = getattr(cause, "status", None)  # aiohttp's ClientResponseError
     if isinstance(status, int):
         return status in (404, 410)
     return isinstance(cause, FileNotFoundError) or not isinstance(cause, OSError)
+
+
+def _missing_bucket(exc: Optional[BaseException]) -> bool:
+    """botocore's NoSuchBucket, which s3fs turns into a FileNotFoundError like a missing key."""
+    error = getattr(exc, "response", None)
+    return isinstance(error, dict) and error.get("Error", {}).get("Code") == "NoSuchBucket"
 
 
 def file_info(fs: fsspec.AbstractFileSystem, path: str) -> dict:
@@ -223,7 +231,8 @@ def read_bytes(fs: fsspec.AbstractFileSystem, path: str) -> bytes:
         return fs.cat_file(path, start=0)
     except FileNotFoundError as exc:
         if not _absent(exc):
-            raise StorageError(f"cannot read {location(fs, path)}: {reason(exc.__cause__)}") from exc
+            with failures("read", fs, path):
+                raise
         raise
     except Exception as exc:  # noqa: BLE001
         with contextlib.suppress(Exception):  # if this fails too, report the first error
@@ -268,6 +277,9 @@ def failures(action: str, fs: fsspec.AbstractFileSystem, path: str,
     except FileNotFoundError as exc:
         if FileNotFoundError in passes and _absent(exc):
             raise
+        if _missing_bucket(exc.__cause__):  # a typo in a root, another account or endpoint
+            raise MissingBucket(f"cannot {action} {location(fs, path)}: the bucket "
+                                f"{path.split('/', 1)[0]} does not exist") from exc
         raise StorageError(f"cannot {action} {location(fs, path)}: "
                            f"{reason(exc.__cause__ or exc)}") from exc
     except (StorageError, *passes):
