@@ -366,6 +366,35 @@ def test_redaction_keeps_a_url_without_credentials_as_it_is():
         assert storage.redact(url) == url
 
 
+@pytest.fixture
+def silent_endpoint():
+    """A TCP port that accepts connections and never answers (a hung S3 endpoint)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+
+
+def test_an_s3_endpoint_that_never_answers_is_a_storage_error_not_a_hang(silent_endpoint,
+                                                                         monkeypatch):
+    """The S3 client's timeouts and retries come from storage.S3_OPTIONS (shortened here)."""
+    monkeypatch.setattr(storage, "S3_OPTIONS", {"config_kwargs": {
+        "connect_timeout": 1, "read_timeout": 0.5, "retries": {"max_attempts": 1}}})
+    monkeypatch.setattr(storage, "S3FS_RETRIES", 1)
+    for name, value in {"AWS_ENDPOINT_URL": silent_endpoint, "AWS_ACCESS_KEY_ID": "x",
+                        "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    fs, path = storage.filesystem(f"s3://hung-{uuid.uuid4().hex[:8]}/lake/silver/so")
+    assert fs.retries == 1
+    with pytest.raises(StorageError, match=f"cannot list s3://{path}: .*[Tt]imeout"):
+        storage.list_details(fs, path)
+
+
 def test_task_ids_and_names_never_carry_url_credentials():
     from etl_targets.graph.registry import TASKS
 

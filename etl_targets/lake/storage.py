@@ -22,11 +22,19 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from etl_targets.errors import MissingBucket, StorageError
-from etl_targets.lake.redaction import redact, split_credentials
+from etl_targets.lake.redaction import S3_SCHEMES, redact, split_credentials
 
 #: Options passed to every filesystem: listings must never be served from a
 #: process-wide cache, or a file written by another machine would look absent.
 FILESYSTEM_OPTIONS = {"use_listings_cache": False}
+#: How patient S3 requests are. botocore's defaults (60 s to connect, 60 s per
+#: read) times its attempts times s3fs's own five retries let an endpoint that
+#: accepts connections and never answers hold a run for a quarter of an hour;
+#: these give up within a few minutes, still retrying throttling and blips.
+S3_OPTIONS = {"config_kwargs": {"connect_timeout": 10, "read_timeout": 30,
+                                "retries": {"max_attempts": 4, "mode": "standard"}}}
+#: s3fs's retries of a request botocore already gave up on (its default is 5)
+S3FS_RETRIES = 2
 
 #: Read size of :func:`copy_stream`.
 COPY_CHUNK = 2**20
@@ -46,10 +54,14 @@ def filesystem(url: str) -> Tuple[fsspec.AbstractFileSystem, str]:
         StorageError: for an unknown protocol or a malformed URL.
     """
     bare, options = split_credentials(url)
+    if bare.split("://", 1)[0].lower() in S3_SCHEMES:
+        options = {**S3_OPTIONS, **options}
     try:
         fs, path = fsspec.core.url_to_fs(bare, **FILESYSTEM_OPTIONS, **options)
     except (ImportError, ValueError) as exc:
         raise StorageError(f"cannot open {redact(url)}: {reason(exc)}") from exc
+    if is_s3(fs):
+        fs.retries = S3FS_RETRIES
     return fs, path.rstrip("/") or path
 
 
