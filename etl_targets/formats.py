@@ -47,7 +47,8 @@ def parquet_options(schema: pa.Schema) -> dict:
 
     Amounts (decimals) and instants (timestamps) are nearly all distinct:
     pyarrow would build a dictionary for each of their pages only to give it
-    up, which costs a fifth of a big day's encoding for files no smaller.
+    up: skipping it saves ~15% of a big day's encoding CPU, for files ~12%
+    larger (on a 2M-row day's silver).
     Every other column (codes, names, keys, dates, counts) repeats and keeps
     its dictionary, as pyarrow would choose.
     """
